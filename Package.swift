@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "rdlm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "RDLMCore", targets: ["RDLMCore"]),
+        .library(name: "RDLMServer", targets: ["RDLMServer"]),
+        .executable(name: "rdlmd", targets: ["rdlmd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // The lock table: pure Swift, no I/O, no clock of its own.
+        .target(
+            name: "RDLMCore",
+            dependencies: [.product(name: "DequeModule", package: "swift-collections")]
+        ),
+        // The HTTP face on SwiftNIO's NIOHTTP1 channel handlers.
+        .target(
+            name: "RDLMServer",
+            dependencies: [
+                "RDLMCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "rdlmd",
+            dependencies: [
+                "RDLMServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(name: "RDLMCoreTests", dependencies: ["RDLMCore"]),
+        .testTarget(
+            name: "RDLMServerTests",
+            dependencies: [
+                "RDLMServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,286 @@
+import DequeModule
+
+/// The lock table: every resource with its holders and its FIFO queue of waiters, every
+/// deadline, and the fencing counter. A value-level state machine with no I/O and no clock
+/// of its own: each operation is told what time it is, so every rule is testable exactly.
+///
+/// Operations that affect other requests than their caller (a waiter granted, timed out or
+/// deleted; a holder expired) record `LockEvent`s, which the owner takes with `takeEvents()`
+/// and turns into answers.
+public struct LockTable: Sendable {
+    /// What an acquire decided.
+    public enum AcquireResult: Sendable, Equatable {
+        /// Granted at once, with this fencing token.
+        case granted(FencingToken)
+        /// Queued: a later `.granted`, `.waitTimedOut` or `.waiterDeleted` event settles it.
+        case queued
+        case refused(Refusal)
+    }
+
+    /// Why an acquire was turned down without queuing.
+    public enum Refusal: Sendable, Equatable {
+        /// The resource is held and the request may not wait (`wait` is zero).
+        case wouldWait
+        /// The resource already has `maxWaitersPerResource` waiters.
+        case tooManyWaiters
+        /// The table already holds `maxLocks` locks.
+        case tableFull
+    }
+
+    /// What a refresh found.
+    public enum RefreshResult: Sendable, Equatable {
+        case refreshed(LockInfo)
+        /// The lock is still waiting; only a holder's lease can be renewed.
+        case notActive
+        case notFound
+    }
+
+    private struct Record: Sendable {
+        var resource: String
+        var request: LockRequest
+        var state: LockState
+    }
+
+    private struct Resource: Sendable {
+        /// Holders in grant order: one exclusive, or any number of shared.
+        var holders: [LockID] = []
+        var exclusiveHeld = false
+        /// Waiters in arrival order. Waiters that left early stay here as stale ids until
+        /// they reach the front or the queue is compacted, so leaving is O(1).
+        var queue: Deque<LockID> = []
+        var waiting = 0
+
+        var isEmpty: Bool { holders.isEmpty && waiting == 0 }
+
+        func admits(_ mode: LockMode) -> Bool {
+            holders.isEmpty || (mode == .shared && !exclusiveHeld)
+        }
+    }
+
+    public let limits: LockTableLimits
+    private var records: [LockID: Record] = [:]
+    private var resources: [String: Resource] = [:]
+    private var deadlines = DeadlineHeap<LockID>()
+    private var events: [LockEvent] = []
+    /// The last fencing token granted; the next grant gets one more.
+    public private(set) var lastFencingToken: FencingToken
+
+    /// - Parameter lastFencingToken: tokens granted by this table start after it, so a
+    ///   table seeded above every token an earlier one granted never repeats one.
+    public init(limits: LockTableLimits = LockTableLimits(), lastFencingToken: FencingToken = 0) {
+        self.limits = limits
+        self.lastFencingToken = lastFencingToken
+    }
+
+    // MARK: Reading
+
+    /// Locks over all resources, holders and waiters.
+    public var lockCount: Int { records.count }
+    /// Resources that have at least one lock; an empty resource is forgotten.
+    public var resourceCount: Int { resources.count }
+    /// Names of the resources that have locks.
+    public var resourceNames: [String] { Array(resources.keys) }
+    /// The earliest instant at which `advance(to:)` has work to do.
+    public var nextDeadline: ContinuousClock.Instant? { deadlines.earliest?.deadline }
+
+    /// One lock, if it exists on that resource. Call `advance(to:)` first for a current view.
+    public func lock(_ id: LockID, on resource: String) -> LockInfo? {
+        guard let record = records[id], record.resource == resource else { return nil }
+        return LockInfo(id: id, resource: resource, request: record.request, state: record.state)
+    }
+
+    /// The locks of a resource: holders in grant order, then waiters in arrival order.
+    public func locks(on resource: String) -> [LockInfo] {
+        guard let entry = resources[resource] else { return [] }
+        let ids = entry.holders + entry.queue.filter { isWaiting($0) }
+        return ids.compactMap { lock($0, on: resource) }
+    }
+
+    /// Hands over what happened to others since the last call.
+    public mutating func takeEvents() -> [LockEvent] {
+        guard !events.isEmpty else { return [] }
+        defer { events = [] }
+        return events
+    }
+
+    // MARK: Changing
+
+    /// Asks for a lock: granted at once when the resource admits it and nobody is queued
+    /// ahead (FIFO, so no mode starves), queued when it may wait, refused otherwise.
+    public mutating func acquire(
+        _ request: LockRequest, on resource: String, id: LockID, now: ContinuousClock.Instant
+    ) -> AcquireResult {
+        advance(to: now)
+        guard records.count < limits.maxLocks else { return .refused(.tableFull) }
+        let current = resources[resource]
+        let admitted = current.map { $0.waiting == 0 && $0.admits(request.mode) } ?? true
+        if admitted {
+            let token = grant(id, request: request, on: resource, at: now)
+            return .granted(token)
+        }
+        guard request.wait > .zero else { return .refused(.wouldWait) }
+        guard (current?.waiting ?? 0) < limits.maxWaitersPerResource else { return .refused(.tooManyWaiters) }
+        let expires = now + request.wait
+        records[id] = Record(resource: resource, request: request, state: .waiting(since: now, expires: expires))
+        resources[resource, default: Resource()].queue.append(id)
+        resources[resource, default: Resource()].waiting += 1
+        deadlines.set(id, to: expires)
+        return .queued
+    }
+
+    /// Deletes a lock by its URL: a holder is released (and the queue moves on), a waiter
+    /// is removed and its parked request told so (`.waiterDeleted`).
+    /// - Returns: whether the lock existed on that resource.
+    public mutating func release(_ id: LockID, on resource: String, now: ContinuousClock.Instant) -> Bool {
+        advance(to: now)
+        guard let record = records[id], record.resource == resource else { return false }
+        switch record.state {
+        case .active:
+            dropHolder(id, of: resource)
+        case .waiting:
+            dropWaiter(id, of: resource)
+            events.append(.waiterDeleted(id, resource: resource))
+        }
+        promoteWaiters(of: resource, at: now)
+        forgetIfEmpty(resource)
+        return true
+    }
+
+    /// Removes a waiter whose client went away, without an event: there is nobody to answer.
+    /// - Returns: whether it was still waiting.
+    @discardableResult
+    public mutating func abandon(_ id: LockID, now: ContinuousClock.Instant) -> Bool {
+        advance(to: now)
+        guard let record = records[id], case .waiting = record.state else { return false }
+        dropWaiter(id, of: record.resource)
+        promoteWaiters(of: record.resource, at: now)
+        forgetIfEmpty(record.resource)
+        return true
+    }
+
+    /// Renews a holder's lease: it now expires `lifetime` (or its own lifetime) from `now`.
+    public mutating func refresh(
+        _ id: LockID, on resource: String, lifetime: Duration?, now: ContinuousClock.Instant
+    ) -> RefreshResult {
+        advance(to: now)
+        guard var record = records[id], record.resource == resource else { return .notFound }
+        guard case .active(let since, _, let token) = record.state else { return .notActive }
+        if let lifetime { record.request.lifetime = lifetime }
+        let expires = now + record.request.lifetime
+        record.state = .active(since: since, expires: expires, token: token)
+        records[id] = record
+        deadlines.set(id, to: expires)
+        return .refreshed(LockInfo(id: id, resource: resource, request: record.request, state: record.state))
+    }
+
+    /// Drops every lock of a resource (admin): holders go, waiters are told (`.waiterDeleted`).
+    /// - Returns: whether the resource had any lock.
+    @discardableResult
+    public mutating func deleteResource(_ resource: String, now: ContinuousClock.Instant) -> Bool {
+        advance(to: now)
+        guard let entry = resources.removeValue(forKey: resource) else { return false }
+        for id in entry.holders {
+            records[id] = nil
+            deadlines.remove(id)
+            events.append(.holderDeleted(id, resource: resource))
+        }
+        for id in entry.queue where isWaiting(id) {
+            records[id] = nil
+            deadlines.remove(id)
+            events.append(.waiterDeleted(id, resource: resource))
+        }
+        return true
+    }
+
+    /// Drops every lock of every resource (admin).
+    public mutating func deleteAll(now: ContinuousClock.Instant) {
+        advance(to: now)
+        for resource in Array(resources.keys) {
+            deleteResource(resource, now: now)
+        }
+    }
+
+    /// Applies every deadline due at `now`, in deadline order, each at its own instant:
+    /// a holder that expired at t hands over at t, to waiters still waiting at t.
+    public mutating func advance(to now: ContinuousClock.Instant) {
+        while let (deadline, id) = deadlines.popDue(at: now) {
+            guard let record = records[id] else { continue }
+            switch record.state {
+            case .waiting:
+                dropWaiter(id, of: record.resource)
+                events.append(.waitTimedOut(id, resource: record.resource))
+            case .active:
+                dropHolder(id, of: record.resource)
+                events.append(.expired(id, resource: record.resource))
+            }
+            // A leaving head may have been all that kept compatible waiters behind it out.
+            promoteWaiters(of: record.resource, at: deadline)
+            forgetIfEmpty(record.resource)
+        }
+    }
+
+    // MARK: Internals
+
+    private func isWaiting(_ id: LockID) -> Bool {
+        guard let record = records[id], case .waiting = record.state else { return false }
+        return true
+    }
+
+    private mutating func grant(
+        _ id: LockID, request: LockRequest, on resource: String, at now: ContinuousClock.Instant
+    ) -> FencingToken {
+        lastFencingToken += 1
+        let token = lastFencingToken
+        let expires = now + request.lifetime
+        records[id] = Record(resource: resource, request: request, state: .active(since: now, expires: expires, token: token))
+        resources[resource, default: Resource()].holders.append(id)
+        if request.mode == .exclusive { resources[resource, default: Resource()].exclusiveHeld = true }
+        deadlines.set(id, to: expires)
+        return token
+    }
+
+    private mutating func dropHolder(_ id: LockID, of resource: String) {
+        records[id] = nil
+        deadlines.remove(id)
+        guard resources[resource] != nil else { return }
+        resources[resource]!.holders.removeAll { $0 == id }
+        if resources[resource]!.holders.isEmpty { resources[resource]!.exclusiveHeld = false }
+    }
+
+    private mutating func dropWaiter(_ id: LockID, of resource: String) {
+        records[id] = nil
+        deadlines.remove(id)
+        guard resources[resource] != nil else { return }
+        resources[resource]!.waiting -= 1
+        skipStaleHead(of: resource)
+        let entry = resources[resource]!
+        if entry.queue.count > 2 * entry.waiting + 32 {
+            resources[resource]!.queue = Deque(entry.queue.filter { isWaiting($0) })
+        }
+    }
+
+    private mutating func skipStaleHead(of resource: String) {
+        while let head = resources[resource]?.queue.first, !isWaiting(head) {
+            resources[resource]!.queue.removeFirst()
+        }
+    }
+
+    /// Grants queued requests from the front for as long as the resource admits them.
+    private mutating func promoteWaiters(of resource: String, at now: ContinuousClock.Instant) {
+        skipStaleHead(of: resource)
+        while let head = resources[resource]?.queue.first, let record = records[head],
+              resources[resource]!.admits(record.request.mode) {
+            resources[resource]!.queue.removeFirst()
+            resources[resource]!.waiting -= 1
+            let token = grant(head, request: record.request, on: resource, at: now)
+            events.append(.granted(head, resource: resource, token: token))
+            skipStaleHead(of: resource)
+        }
+    }
+
+    private mutating func forgetIfEmpty(_ resource: String) {
+        if let entry = resources[resource], entry.isEmpty {
+            resources[resource] = nil
+        }
+    }
+}

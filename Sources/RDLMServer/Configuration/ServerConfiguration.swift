@@ -1,0 +1,63 @@
+import NIOCore
+import RDLMCore
+
+/// Everything `rdlmd` can be told at start-up.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host: String
+    /// Port to listen on; 0 picks a free one (tests).
+    public var port: Int
+    /// Who may use the admin requests.
+    public var adminAuthentication: AdminAuthentication
+    public var limits: RequestLimits
+    /// Event-loop threads; defaults to one per core.
+    public var threads: Int
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8888,
+        adminAuthentication: AdminAuthentication = .open,
+        limits: RequestLimits = RequestLimits(),
+        threads: Int = System.coreCount
+    ) {
+        self.host = host
+        self.port = port
+        self.adminAuthentication = adminAuthentication
+        self.limits = limits
+        self.threads = threads
+    }
+}
+
+/// Bounds on what one request may ask and on how much the server holds. Each one
+/// exceeded gets a clear 4xx (or 503 when the server is full), never silence.
+public struct RequestLimits: Sendable, Equatable {
+    /// Longest `lifetime` a lock may ask for.
+    public var maxLifetime: Duration
+    /// Longest `wait` a lock request may ask for.
+    public var maxWait: Duration
+    /// Largest request body, in bytes (413 beyond).
+    public var maxBodyBytes: Int
+    /// Longest `title`, in UTF-8 bytes.
+    public var maxTitleBytes: Int
+    /// Longest resource name, in characters.
+    public var maxResourceNameLength: Int
+    /// Waiters on one resource and locks overall (503 beyond).
+    public var table: LockTableLimits
+
+    public init(
+        maxLifetime: Duration = .seconds(86_400),
+        maxWait: Duration = .seconds(3_600),
+        maxBodyBytes: Int = 8_192,
+        maxTitleBytes: Int = 1_024,
+        maxResourceNameLength: Int = 256,
+        table: LockTableLimits = LockTableLimits()
+    ) {
+        self.maxLifetime = maxLifetime
+        self.maxWait = maxWait
+        self.maxBodyBytes = maxBodyBytes
+        self.maxTitleBytes = maxTitleBytes
+        self.maxResourceNameLength = maxResourceNameLength
+        self.table = table
+    }
+}
+

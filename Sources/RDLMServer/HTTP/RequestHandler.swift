@@ -1,0 +1,315 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import RDLMCore
+
+/// What every connection's handler shares.
+struct RequestContext: Sendable {
+    var service: any LockService
+    var configuration: ServerConfiguration
+    var logger: Logger
+}
+
+/// Owns the life of one request at a time on one connection (the pipelining handler in
+/// front of it holds later ones back): collect the body, route, ask the lock service,
+/// answer. A parked acquire is this handler waiting for its future; if the connection
+/// closes first, the waiter is abandoned so it never becomes a holder.
+final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequestHead, ByteBuffer?)
+        /// A response is being decided (immediately, or by an acquire that may be parked).
+        case answering(HTTPRequestHead, parked: PendingAcquire?)
+        /// The request was refused before its end (body too large); the connection closes.
+        case closing
+    }
+
+    private struct PendingAcquire {
+        var id: LockID
+        var resource: String
+    }
+
+    private let shared: RequestContext
+    private let decoder: LockRequestDecoder
+    private var state = State.idle
+    private var isActive = true
+
+    init(shared: RequestContext) {
+        self.shared = shared
+        self.decoder = LockRequestDecoder(limits: shared.configuration.limits)
+    }
+
+    // MARK: Channel events
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .idle):
+            if let length = head.headers.first(name: "content-length").flatMap({ Int($0) }),
+               length > shared.configuration.limits.maxBodyBytes {
+                refuseEarly(HTTPError(.payloadTooLarge, bodyTooLargeMessage), head: head, context: context)
+                return
+            }
+            state = .receiving(head, nil)
+        case (.body(var chunk), .receiving(let head, var body)):
+            let size = (body?.readableBytes ?? 0) + chunk.readableBytes
+            guard size <= shared.configuration.limits.maxBodyBytes else {
+                refuseEarly(HTTPError(.payloadTooLarge, bodyTooLargeMessage), head: head, context: context)
+                return
+            }
+            if body == nil {
+                body = chunk
+            } else {
+                body!.writeBuffer(&chunk)
+            }
+            state = .receiving(head, body)
+        case (.end, .receiving(let head, let body)):
+            state = .answering(head, parked: nil)
+            let bytes = body.map { Array($0.readableBytesView) } ?? []
+            dispatch(head, body: bytes, context: context)
+        case (_, .closing):
+            break
+        default:
+            // The pipelining handler delivers one whole request at a time; anything else is
+            // a broken stream.
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isActive = false
+        if case .answering(_, let parked?) = state {
+            shared.service.abandon(parked.id)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Parser errors were answered by ProtocolErrorHandler; any error ends the connection.
+        context.close(promise: nil)
+    }
+
+    private var bodyTooLargeMessage: String {
+        "request body is larger than \(shared.configuration.limits.maxBodyBytes) bytes"
+    }
+
+    // MARK: Routing
+
+    private func dispatch(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+        let uri = head.uri
+        let path = uri[..<(uri.firstIndex(of: "?") ?? uri.endIndex)]
+        guard let route = Route(path: path) else {
+            respond(.error(HTTPError(.notFound, "not found"), json: wantsJSON(head)), context: context)
+            return
+        }
+        guard route.allowedMethods.contains(head.method) else {
+            let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
+            let error = HTTPError(.methodNotAllowed, "method \(head.method.rawValue) not allowed here", headers: [("Allow", allow)])
+            respond(.error(error, json: wantsJSON(head)), context: context)
+            return
+        }
+        if let name = route.resourceName, name.utf8.count > shared.configuration.limits.maxResourceNameLength {
+            let error = HTTPError(.badRequest, "resource name is longer than \(shared.configuration.limits.maxResourceNameLength) characters")
+            respond(.error(error, json: wantsJSON(head)), context: context)
+            return
+        }
+        if route.isAdmin, let denial = shared.configuration.adminAuthentication.check(authorization: head.headers.first(name: "authorization")) {
+            let error: HTTPError
+            switch denial {
+            case .forbidden:
+                error = HTTPError(.forbidden, "admin requests are disabled on this server")
+            case .unauthorized(let message):
+                error = HTTPError(.unauthorized, message, headers: [("WWW-Authenticate", "Basic realm=\"rdlm\"")])
+            }
+            respond(.error(error, json: wantsJSON(head)), context: context)
+            return
+        }
+        do throws(HTTPError) {
+            try handle(route, head: head, body: body, context: context)
+        } catch {
+            respond(.error(error, json: wantsJSON(head)), context: context)
+        }
+    }
+
+    private func handle(_ route: Route, head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) throws(HTTPError) {
+        let service = shared.service
+        let loop = context.eventLoop
+        switch (route, head.method) {
+        case (.home, _):
+            respond(Response(status: .ok, body: "Welcome on restful-distributed-lock-manager !", contentType: "text/html; charset=UTF-8"), context: context)
+
+        case (.locks(let resource), _):
+            let request = try decoder.acquireRequest(from: body)
+            let id = LockID.random()
+            state = .answering(head, parked: PendingAcquire(id: id, resource: resource))
+            answer(service.acquire(request, on: resource, id: id, eventLoop: loop), context: context) { [self] outcome throws(HTTPError) in
+                try acquired(outcome, head: head)
+            }
+
+        case (.lock(let resource, let uid), .GET):
+            let id = try lockID(uid)
+            answer(service.lock(id, on: resource, eventLoop: loop), context: context) { lock throws(HTTPError) in
+                guard let lock else { throw .lockNotFound }
+                return .hal(LockRepresentation.lock(lock))
+            }
+
+        case (.lock(let resource, let uid), .DELETE):
+            let id = try lockID(uid)
+            answer(service.release(id, on: resource, eventLoop: loop), context: context) { released throws(HTTPError) in
+                guard released else { throw .lockNotFound }
+                return .noContent()
+            }
+
+        case (.lock(let resource, let uid), _):
+            let id = try lockID(uid)
+            let lifetime = try decoder.refreshLifetime(from: body)
+            answer(service.refresh(id, on: resource, lifetime: lifetime, eventLoop: loop), context: context) { result throws(HTTPError) in
+                switch result {
+                case .refreshed(let lock): return .hal(LockRepresentation.lock(lock))
+                case .notActive: throw HTTPError(.conflict, "lock is still waiting; only an active lock can be refreshed")
+                case .notFound: throw .lockNotFound
+                }
+            }
+
+        case (.resources, .GET):
+            answer(service.resourceNames(eventLoop: loop), context: context) { names in
+                .hal(LockRepresentation.resources(names))
+            }
+
+        case (.resources, _):
+            answer(service.deleteAll(eventLoop: loop), context: context) { _ in .noContent() }
+
+        case (.resource(let resource), .GET):
+            answer(service.locks(on: resource, eventLoop: loop), context: context) { locks in
+                .hal(LockRepresentation.resource(resource, locks: locks))
+            }
+
+        case (.resource(let resource), _):
+            answer(service.deleteResource(resource, eventLoop: loop), context: context) { deleted throws(HTTPError) in
+                guard deleted else { throw HTTPError(.notFound, "no resource (with locks) found") }
+                return .noContent()
+            }
+        }
+    }
+
+    private func lockID(_ uid: Substring) throws(HTTPError) -> LockID {
+        guard let id = LockID(hex: uid) else { throw .lockNotFound }
+        return id
+    }
+
+    private func acquired(_ outcome: AcquireOutcome, head: HTTPRequestHead) throws(HTTPError) -> Response {
+        switch outcome {
+        case .granted(let lock):
+            let path = LockRepresentation.lockPath(lock.resource, lock.id)
+            let url = "http://\(head.headers.first(name: "host") ?? localHost)\(path)"
+            let headers = [("Location", url), ("RDLM-Fencing-Token", String(lock.fencingToken ?? 0))]
+            if wantsJSON(head) {
+                return .hal(LockRepresentation.lock(lock), status: .created, headers: headers)
+            }
+            return .html(.created, message: "lock acquired at \(url)", headers: headers)
+        case .waitTimedOut: throw .waitTimedOut
+        case .deleted: throw .requestDeleted
+        case .refused(.tooManyWaiters):
+            throw HTTPError(.serviceUnavailable, "too many waiters on this resource (limit \(shared.configuration.limits.table.maxWaitersPerResource))")
+        case .refused(.tableFull), .refused(.wouldWait):
+            throw HTTPError(.serviceUnavailable, "server is full (limit \(shared.configuration.limits.table.maxLocks) locks)")
+        case .shuttingDown, .abandoned: throw .shuttingDown
+        }
+    }
+
+    private var localHost: String {
+        "\(shared.configuration.host):\(shared.configuration.port)"
+    }
+
+    private func wantsJSON(_ head: HTTPRequestHead) -> Bool {
+        head.headers["accept"].contains { $0.lowercased().contains("application/json") }
+    }
+
+    // MARK: Answering
+
+    /// Waits for the service on this connection's event loop, then answers.
+    private func answer<Value: Sendable>(
+        _ future: EventLoopFuture<Value>, context: ChannelHandlerContext,
+        _ makeResponse: @escaping (Value) throws(HTTPError) -> Response
+    ) {
+        future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+            guard case .answering(let head, let parked) = state else { return }
+            var response: Response
+            do throws(HTTPError) {
+                switch result {
+                case .success(let value): response = try makeResponse(value)
+                case .failure(let error):
+                    shared.logger.error("lock service failed", metadata: ["error": "\(error)"])
+                    throw HTTPError(.serviceUnavailable, "lock service unavailable")
+                }
+            } catch {
+                response = .error(error, json: wantsJSON(head))
+                response.closesConnection = error == .shuttingDown
+            }
+            if let parked, response.status == .created {
+                deliverGrant(response, of: parked, context: context)
+            } else {
+                respond(response, context: context)
+            }
+        }
+    }
+
+    /// A grant reaches a client that may have left meanwhile: if so, or if the answer
+    /// cannot be written, the lock is released instead of lingering as a ghost holder.
+    private func deliverGrant(_ response: Response, of acquire: PendingAcquire, context: ChannelHandlerContext) {
+        let service = shared.service
+        let loop = context.eventLoop
+        guard isActive else {
+            state = .idle
+            _ = service.release(acquire.id, on: acquire.resource, eventLoop: loop)
+            return
+        }
+        respond(response, context: context).whenFailure { _ in
+            _ = service.release(acquire.id, on: acquire.resource, eventLoop: loop)
+        }
+    }
+
+    @discardableResult
+    private func respond(_ response: Response, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let head: HTTPRequestHead
+        switch state {
+        case .answering(let current, _), .receiving(let current, _): head = current
+        case .idle, .closing: return context.eventLoop.makeSucceededVoidFuture()
+        }
+        state = .idle
+        return write(response, for: head, keepAlive: head.isKeepAlive && !response.closesConnection, context: context)
+    }
+
+    /// Answers a request before its body was read (too large), then closes the connection,
+    /// since the rest of the body cannot be skipped reliably.
+    private func refuseEarly(_ error: HTTPError, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        state = .closing
+        write(.error(error, json: wantsJSON(head)), for: head, keepAlive: false, context: context)
+    }
+
+    @discardableResult
+    private func write(_ response: Response, for head: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(response.headers.count + 4)
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        if let contentType = response.contentType { headers.add(name: "Content-Type", value: contentType) }
+        headers.add(name: "Content-Length", value: String(response.body.utf8.count))
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if head.version.major == 1 && head.version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        let responseHead = HTTPResponseHead(version: head.version.major == 1 && head.version.minor == 0 ? .http1_0 : .http1_1, status: response.status, headers: headers)
+        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+        if !response.body.isEmpty && head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: response.body)))), promise: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+        return written
+    }
+}

@@ -1,0 +1,102 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import RDLMCore
+
+/// The running daemon: a listening socket, its event loops, and the lock service.
+public final class LockServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let service: InMemoryLockService
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: any Channel
+    private let logger: Logger
+
+    /// The address actually bound (the port is known here when 0 was asked for).
+    public var localAddress: SocketAddress? { channel.localAddress }
+    /// The port actually bound.
+    public var port: Int { channel.localAddress?.port ?? configuration.port }
+
+    private init(configuration: ServerConfiguration, service: InMemoryLockService, group: MultiThreadedEventLoopGroup, channel: any Channel, logger: Logger) {
+        self.configuration = configuration
+        self.service = service
+        self.group = group
+        self.channel = channel
+        self.logger = logger
+    }
+
+    /// Binds and starts serving.
+    public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> LockServer {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let service = InMemoryLockService(
+            limits: configuration.limits.table,
+            lastFencingToken: FencingSeed.current(),
+            timerLoop: group.next(),
+            logger: logger)
+        do {
+            let bound = try await bind(configuration: configuration, service: service, group: group, logger: logger)
+            var actual = configuration
+            actual.port = bound.localAddress?.port ?? configuration.port
+            return LockServer(configuration: actual, service: service, group: group, channel: bound, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func bind(configuration: ServerConfiguration, service: InMemoryLockService, group: MultiThreadedEventLoopGroup, logger: Logger) async throws -> any Channel {
+        // The shared part of each connection's handler is built once, and its port is filled
+        // in when known, for Location headers of clients that send no Host.
+        let shared = RequestContext(service: service, configuration: configuration, logger: logger)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            // Parked waiters are idle connections: start their buffers small (see DESIGN.md).
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    try pipeline.addHandler(ProtocolErrorHandler())
+                    try pipeline.addHandler(RequestHandler(shared: shared))
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+    }
+
+    /// Stops gracefully: no new connections, parked waiters answered 503, then every
+    /// connection closed and the event loops stopped.
+    public func shutdown() async {
+        try? await channel.close()
+        service.shutdown()
+        do {
+            try await group.shutdownGracefully()
+        } catch {
+            logger.warning("event loops did not stop cleanly", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Where fencing tokens start. Without persistence the table forgets its counter on
+/// restart, so tokens are seeded from the wall clock in microseconds: a restarted daemon
+/// starts above every token its predecessor granted, as long as that one granted fewer
+/// than one token per microsecond on average since its own start (about 20,000 per second
+/// is the measured ceiling here). Stays below 2^53, so JavaScript clients read it exactly.
+public enum FencingSeed {
+    public static func current() -> FencingToken {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return FencingToken(spec.tv_sec) * 1_000_000 + FencingToken(spec.tv_nsec / 1_000)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Logging
+import RDLMCore
+import RDLMServer
+import ServiceLifecycle
+import NIOCore
+
+@main
+struct RDLMDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rdlmd",
+        abstract: "The rdlm lock daemon: distributed locks over plain HTTP.",
+        discussion: """
+            Speaks the wire protocol of the original RDLM (POST /locks/NAME to acquire, DELETE \
+            the returned URL to release) with fencing tokens, lease refresh, shared locks and \
+            precise timers. SIGTERM or SIGINT stops it gracefully: waiters get 503.
+
+            Example:
+              rdlmd --port 8888 --admin-userpass-file /etc/rdlm/admins
+            """)
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 8888
+
+    @Option(
+        name: [.customLong("admin-userpass-file"), .customLong("admin_userpass_file")],
+        help: ArgumentHelp(
+            "Admin requests (/resources): 'yes' needs no credentials, 'no' refuses them (403), a file path requires HTTP Basic credentials matching one of its user:password lines.",
+            valueName: "yes|no|path"))
+    var adminUserpassFile = "yes"
+
+    @Option(help: "Log level: trace, debug (one line per lock state change), info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    @Option(help: "Longest lock lifetime a client may ask for, in seconds.")
+    var maxLifetime: Double = 86_400
+
+    @Option(help: "Longest wait a client may ask for, in seconds.")
+    var maxWait: Double = 3_600
+
+    @Option(help: "Largest request body in bytes; larger ones get 413.")
+    var maxBodyBytes = 8_192
+
+    @Option(help: "Longest lock title in bytes.")
+    var maxTitleBytes = 1_024
+
+    @Option(help: "Longest resource name in characters.")
+    var maxResourceNameLength = 256
+
+    @Option(help: "Waiters allowed on one resource; more get 503.")
+    var maxWaitersPerResource = 100_000
+
+    @Option(help: "Locks (held and waiting) allowed in total; more get 503.")
+    var maxLocks = 1_000_000
+
+    @Option(help: "Event-loop threads (default: one per core).")
+    var threads = System.coreCount
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard maxLifetime > 0, maxLifetime.isFinite else { throw ValidationError("--max-lifetime must be a positive number of seconds") }
+        guard maxWait >= 0, maxWait.isFinite else { throw ValidationError("--max-wait must be zero or more seconds") }
+        for (name, value) in [
+            ("--max-body-bytes", maxBodyBytes), ("--max-title-bytes", maxTitleBytes),
+            ("--max-resource-name-length", maxResourceNameLength), ("--max-waiters-per-resource", maxWaitersPerResource),
+            ("--max-locks", maxLocks), ("--threads", threads),
+        ] where value < 1 {
+            throw ValidationError("\(name) must be at least 1")
+        }
+    }
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "rdlmd")
+        let admin: AdminAuthentication
+        do {
+            admin = try AdminAuthentication.fromFlag(adminUserpassFile)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let limits = RequestLimits(
+            maxLifetime: .microseconds(Int64(maxLifetime * 1_000_000)),
+            maxWait: .microseconds(Int64(maxWait * 1_000_000)),
+            maxBodyBytes: maxBodyBytes,
+            maxTitleBytes: maxTitleBytes,
+            maxResourceNameLength: maxResourceNameLength,
+            table: LockTableLimits(maxWaitersPerResource: maxWaitersPerResource, maxLocks: maxLocks))
+        let configuration = ServerConfiguration(host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads)
+        let group = ServiceGroup(
+            services: [LockServerService(configuration: configuration, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
