@@ -1,10 +1,18 @@
 /// A binary min-heap of deadlines, one per key, that can move or remove any key in
 /// O(log n). Removal matters: a released lock's deadline leaves at once instead of
 /// lingering until it would have fired, so the heap never outgrows the live locks.
+///
+/// Equal deadlines are ordered by `rank` (lower first), so that what happens at one instant
+/// never depends on the order in which the heap was filled.
 struct DeadlineHeap<Key: Hashable & Sendable>: Sendable {
     private struct Entry: Sendable {
         var deadline: ContinuousClock.Instant
+        var rank: UInt8
         var key: Key
+
+        func precedes(_ other: Entry) -> Bool {
+            deadline < other.deadline || (deadline == other.deadline && rank < other.rank)
+        }
     }
 
     private var entries: [Entry] = []
@@ -19,13 +27,14 @@ struct DeadlineHeap<Key: Hashable & Sendable>: Sendable {
     }
 
     /// Sets the deadline of `key`, inserting it or moving it.
-    mutating func set(_ key: Key, to deadline: ContinuousClock.Instant) {
+    mutating func set(_ key: Key, to deadline: ContinuousClock.Instant, rank: UInt8 = 0) {
+        let entry = Entry(deadline: deadline, rank: rank, key: key)
         if let index = positions[key] {
-            let old = entries[index].deadline
-            entries[index].deadline = deadline
-            if deadline < old { siftUp(index) } else { siftDown(index) }
+            let old = entries[index]
+            entries[index] = entry
+            if entry.precedes(old) { siftUp(index) } else { siftDown(index) }
         } else {
-            entries.append(Entry(deadline: deadline, key: key))
+            entries.append(entry)
             positions[key] = entries.count - 1
             siftUp(entries.count - 1)
         }
@@ -61,7 +70,7 @@ struct DeadlineHeap<Key: Hashable & Sendable>: Sendable {
         var child = start
         while child > 0 {
             let parent = (child - 1) / 2
-            guard entries[child].deadline < entries[parent].deadline else { break }
+            guard entries[child].precedes(entries[parent]) else { break }
             swapEntries(child, parent)
             child = parent
         }
@@ -75,8 +84,8 @@ struct DeadlineHeap<Key: Hashable & Sendable>: Sendable {
             guard left < count else { break }
             let right = left + 1
             var smallest = left
-            if right < count && entries[right].deadline < entries[left].deadline { smallest = right }
-            guard entries[smallest].deadline < entries[parent].deadline else { break }
+            if right < count && entries[right].precedes(entries[left]) { smallest = right }
+            guard entries[smallest].precedes(entries[parent]) else { break }
             swapEntries(parent, smallest)
             parent = smallest
         }

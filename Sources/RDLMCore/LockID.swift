@@ -16,7 +16,8 @@ public struct LockID: Hashable, Sendable, CustomStringConvertible {
         return LockID(high: generator.next(), low: generator.next())
     }
 
-    /// Parses exactly 32 lowercase or uppercase hex characters; anything else is `nil`.
+    /// Parses exactly 32 lowercase hex characters, the only spelling ids are given out in;
+    /// anything else (uppercase included, as in the original) names no lock.
     public init?(hex: Substring) {
         guard hex.utf8.count == 32 else { return nil }
         var high: UInt64 = 0
@@ -56,7 +57,6 @@ public struct LockID: Hashable, Sendable, CustomStringConvertible {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
         default: return nil
         }
     }

@@ -25,6 +25,8 @@ public struct LockTable: Sendable {
         case tooManyWaiters
         /// The table already holds `maxLocks` locks.
         case tableFull
+        /// The id is already in use (ids are random, so only a caller's mistake gets here).
+        case duplicateID
     }
 
     /// What a refresh found.
@@ -111,6 +113,7 @@ public struct LockTable: Sendable {
         _ request: LockRequest, on resource: String, id: LockID, now: ContinuousClock.Instant
     ) -> AcquireResult {
         advance(to: now)
+        guard records[id] == nil else { return .refused(.duplicateID) }
         guard records.count < limits.maxLocks else { return .refused(.tableFull) }
         let current = resources[resource]
         let admitted = current.map { $0.waiting == 0 && $0.admits(request.mode) } ?? true
@@ -124,7 +127,7 @@ public struct LockTable: Sendable {
         records[id] = Record(resource: resource, request: request, state: .waiting(since: now, expires: expires))
         resources[resource, default: Resource()].queue.append(id)
         resources[resource, default: Resource()].waiting += 1
-        deadlines.set(id, to: expires)
+        deadlines.set(id, to: expires, rank: Self.waitRank)
         return .queued
     }
 
@@ -169,8 +172,11 @@ public struct LockTable: Sendable {
         let expires = now + record.request.lifetime
         record.state = .active(since: since, expires: expires, token: token)
         records[id] = record
-        deadlines.set(id, to: expires)
-        return .refreshed(LockInfo(id: id, resource: resource, request: record.request, state: record.state))
+        deadlines.set(id, to: expires, rank: Self.expiryRank)
+        let refreshed = LockInfo(id: id, resource: resource, request: record.request, state: record.state)
+        // A lease renewed for no time at all ends now, not at the next operation.
+        advance(to: now)
+        return .refreshed(refreshed)
     }
 
     /// Drops every lock of a resource (admin): holders go, waiters are told (`.waiterDeleted`).
@@ -221,6 +227,11 @@ public struct LockTable: Sendable {
 
     // MARK: Internals
 
+    /// At one instant, holders expire before waiters give up: a waiter whose `wait` ends
+    /// exactly when the lock frees is granted, as "waits at most `wait`" promises.
+    private static let expiryRank: UInt8 = 0
+    private static let waitRank: UInt8 = 1
+
     private func isWaiting(_ id: LockID) -> Bool {
         guard let record = records[id], case .waiting = record.state else { return false }
         return true
@@ -235,7 +246,7 @@ public struct LockTable: Sendable {
         records[id] = Record(resource: resource, request: request, state: .active(since: now, expires: expires, token: token))
         resources[resource, default: Resource()].holders.append(id)
         if request.mode == .exclusive { resources[resource, default: Resource()].exclusiveHeld = true }
-        deadlines.set(id, to: expires)
+        deadlines.set(id, to: expires, rank: Self.expiryRank)
         return token
     }
 

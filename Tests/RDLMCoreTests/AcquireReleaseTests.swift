@@ -246,4 +246,27 @@ struct AcquireReleaseTests {
         #expect(table.takeEvents().count == 1)
         #expect(table.takeEvents().isEmpty)
     }
+
+    @Test("an id already in use is refused and leaves the table as it was")
+    func duplicateIDRefused() {
+        let t0 = ContinuousClock.now
+        var table = LockTable()
+        _ = table.acquire(exclusive(), on: "r", id: lid(1), now: t0)
+        #expect(table.acquire(exclusive(), on: "s", id: lid(1), now: t0) == .refused(.duplicateID))
+        #expect(table.lockCount == 1)
+        #expect(table.resourceCount == 1)
+        let released = table.release(lid(1), on: "r", now: t0)
+        #expect(released)
+        #expect(table.resourceCount == 0)
+    }
+
+    @Test("a refresh for no time at all expires the lock at once")
+    func zeroRefreshExpires() {
+        let t0 = ContinuousClock.now
+        var table = LockTable()
+        _ = table.acquire(exclusive(), on: "r", id: lid(1), now: t0)
+        _ = table.refresh(lid(1), on: "r", lifetime: .zero, now: t0 + .seconds(1))
+        #expect(table.lock(lid(1), on: "r") == nil)
+        #expect(table.takeEvents() == [.expired(lid(1), resource: "r")])
+    }
 }

@@ -124,6 +124,31 @@ struct ExpiryAndTimeoutTests {
         #expect(table.lock(lid(3), on: "r")?.state
             == .active(since: t0 + .seconds(2), expires: t0 + .seconds(3), token: 3))
     }
+
+    /// What became of lock 3, whose wait ends at the very instant the lock ahead of it expires.
+    private func fateOfWaiterAtTie(grantedLater: Bool) -> LockEvent? {
+        let t0 = ContinuousClock.now
+        var table = LockTable()
+        if grantedLater {
+            // 2 gets the resource at 5 from 1 and expires at 10, when 3's wait also ends.
+            _ = table.acquire(exclusive(lifetime: .seconds(5)), on: "r", id: lid(1), now: t0)
+            _ = table.acquire(exclusive(lifetime: .seconds(5), wait: .seconds(100)), on: "r", id: lid(2), now: t0)
+        } else {
+            // 2 holds from the start and expires at 10, when 3's wait also ends.
+            _ = table.acquire(exclusive(lifetime: .seconds(10)), on: "r", id: lid(2), now: t0)
+        }
+        _ = table.acquire(exclusive(wait: .seconds(10)), on: "r", id: lid(3), now: t0)
+        table.advance(to: t0 + .seconds(10))
+        return table.takeEvents().first { $0.lockID == lid(3) }
+    }
+
+    @Test("a wait deadline equal to the holder's expiry is settled the same way whatever came before")
+    func tieIsDeterministic() {
+        let holderFromTheStart = fateOfWaiterAtTie(grantedLater: false)
+        let holderGrantedLater = fateOfWaiterAtTie(grantedLater: true)
+        #expect(holderFromTheStart?.grantedID == lid(3))
+        #expect(holderGrantedLater?.grantedID == lid(3))
+    }
 }
 
 @Suite("Refresh (lease renewal)")

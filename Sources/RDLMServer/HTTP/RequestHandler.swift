@@ -53,6 +53,10 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             state = .receiving(head, nil)
+            if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                // curl asks first for bodies over 1 KiB and would otherwise pause a second.
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
         case (.body(var chunk), .receiving(let head, var body)):
             let size = (body?.readableBytes ?? 0) + chunk.readableBytes
             guard size <= shared.configuration.limits.maxBodyBytes else {
@@ -215,6 +219,8 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             throw HTTPError(.serviceUnavailable, "too many waiters on this resource (limit \(shared.configuration.limits.table.maxWaitersPerResource))")
         case .refused(.tableFull), .refused(.wouldWait):
             throw HTTPError(.serviceUnavailable, "server is full (limit \(shared.configuration.limits.table.maxLocks) locks)")
+        case .refused(.duplicateID):
+            throw HTTPError(.serviceUnavailable, "lock id collision, please retry")
         case .shuttingDown, .abandoned: throw .shuttingDown
         }
     }

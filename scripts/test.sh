@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every test: the Swift test suites, then the original RDLM's Python client and the
+# README's curl tour against live daemons, then a graceful-shutdown check.
+# Installs the system packages it needs when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_packages ca-certificates git curl python3 python3-venv
+
+echo "==> swift build" >&2
+swift build --build-tests
+echo "==> swift test" >&2
+swift test --skip-build
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A Python environment with rdlm-py, kept in .build so later runs reuse it.
+venv=.build/compat-venv
+if ! "$venv/bin/python" -c 'import rdlmpy, pytest' 2>/dev/null; then
+    echo "==> installing rdlm-py 0.2.0 and pytest into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel
+    "$venv/bin/python" Tests/compat/install_rdlm_py.py
+fi
+
+start_daemon() { # start_daemon PORT FLAGS... : starts a debug rdlmd in the background
+    local port=$1; shift
+    .build/debug/rdlmd --port "$port" "$@" 2>>"$work/rdlmd-$port.log" &
+    pids+=($!)
+    wait_for_http "http://127.0.0.1:$port/" 30
+}
+
+open_port=$(free_port)
+start_daemon "$open_port" --admin-userpass-file yes
+auth_port=$(free_port)
+printf 'admin:s3cret\nops:other\n' > "$work/admins"
+start_daemon "$auth_port" --admin_userpass_file "$work/admins"
+
+echo "==> rdlm-py (the original Python client) against rdlmd" >&2
+RDLM_PORT=$open_port RDLM_AUTH_PORT=$auth_port RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/compat/test_rdlm_py.py
+
+echo "==> README curl tour" >&2
+Tests/compat/curl_tour.sh "http://127.0.0.1:$open_port"
+
+echo "==> graceful shutdown: a parked waiter gets 503 and rdlmd exits within 2 s" >&2
+curl -s -o /dev/null -X POST -d '{"title": "holder", "lifetime": 60, "wait": 0}' "http://127.0.0.1:$open_port/locks/shutdown"
+curl -s -o "$work/waiter.out" -w '%{http_code}' -X POST -d '{"title": "waiter", "lifetime": 60, "wait": 60}' \
+    "http://127.0.0.1:$open_port/locks/shutdown" > "$work/waiter.status" &
+waiter=$!
+for _ in $(seq 1 200); do
+    curl -s "http://127.0.0.1:$open_port/resources/shutdown" | grep -q '"active":false' && break
+    sleep 0.05
+done
+daemon=${pids[0]}
+started=$(date +%s%N)
+kill -TERM "$daemon"
+wait "$daemon" && code=0 || code=$?
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+wait "$waiter" || true
+waiter_status=$(cat "$work/waiter.status")
+echo "rdlmd exited with $code after ${elapsed_ms} ms; the waiter got $waiter_status"
+[ "$code" -eq 0 ] && [ "$elapsed_ms" -lt 2000 ] && [ "$waiter_status" = 503 ] || { echo "graceful shutdown: FAILED" >&2; exit 1; }
+echo "graceful shutdown: 1 passed, 0 failed"
+echo "==> all tests passed" >&2
