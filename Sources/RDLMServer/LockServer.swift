@@ -45,8 +45,7 @@ public final class LockServer: Sendable {
     }
 
     private static func bind(configuration: ServerConfiguration, service: InMemoryLockService, group: MultiThreadedEventLoopGroup, logger: Logger) async throws -> any Channel {
-        // The shared part of each connection's handler is built once, and its port is filled
-        // in when known, for Location headers of clients that send no Host.
+        // The part of each connection's handler that all connections share, built once.
         let shared = RequestContext(service: service, configuration: configuration, logger: logger)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)

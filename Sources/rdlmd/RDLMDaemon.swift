@@ -50,6 +50,12 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(help: "Longest resource name in characters.")
     var maxResourceNameLength = 256
 
+    @Option(help: "Seconds a started request may go without progress before it gets 408.")
+    var requestTimeout: Double = 30
+
+    @Option(help: "Seconds a connection may sit with no request in flight before it is closed (with 408).")
+    var idleTimeout: Double = 300
+
     @Option(help: "Waiters allowed on one resource; more get 503.")
     var maxWaitersPerResource = 100_000
 
@@ -63,6 +69,9 @@ struct RDLMDaemon: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxLifetime > 0, maxLifetime.isFinite else { throw ValidationError("--max-lifetime must be a positive number of seconds") }
         guard maxWait >= 0, maxWait.isFinite else { throw ValidationError("--max-wait must be zero or more seconds") }
+        for (name, value) in [("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout)] where !(value > 0 && value.isFinite) {
+            throw ValidationError("\(name) must be a positive number of seconds")
+        }
         for (name, value) in [
             ("--max-body-bytes", maxBodyBytes), ("--max-title-bytes", maxTitleBytes),
             ("--max-resource-name-length", maxResourceNameLength), ("--max-waiters-per-resource", maxWaitersPerResource),
@@ -92,6 +101,8 @@ struct RDLMDaemon: AsyncParsableCommand {
             maxBodyBytes: maxBodyBytes,
             maxTitleBytes: maxTitleBytes,
             maxResourceNameLength: maxResourceNameLength,
+            requestTimeout: .microseconds(Int64(requestTimeout * 1_000_000)),
+            idleTimeout: .microseconds(Int64(idleTimeout * 1_000_000)),
             table: LockTableLimits(maxWaitersPerResource: maxWaitersPerResource, maxLocks: maxLocks))
         let configuration = ServerConfiguration(host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads)
         let group = ServiceGroup(

@@ -41,6 +41,10 @@ public struct RequestLimits: Sendable, Equatable {
     public var maxTitleBytes: Int
     /// Longest resource name, in characters.
     public var maxResourceNameLength: Int
+    /// How long a request may go without progress once it has started (408 after).
+    public var requestTimeout: Duration
+    /// How long a connection may sit with no request in flight before it is closed.
+    public var idleTimeout: Duration
     /// Waiters on one resource and locks overall (503 beyond).
     public var table: LockTableLimits
 
@@ -50,6 +54,8 @@ public struct RequestLimits: Sendable, Equatable {
         maxBodyBytes: Int = 8_192,
         maxTitleBytes: Int = 1_024,
         maxResourceNameLength: Int = 256,
+        requestTimeout: Duration = .seconds(30),
+        idleTimeout: Duration = .seconds(300),
         table: LockTableLimits = LockTableLimits()
     ) {
         self.maxLifetime = maxLifetime
@@ -57,6 +63,8 @@ public struct RequestLimits: Sendable, Equatable {
         self.maxBodyBytes = maxBodyBytes
         self.maxTitleBytes = maxTitleBytes
         self.maxResourceNameLength = maxResourceNameLength
+        self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
         self.table = table
     }
 }

@@ -36,6 +36,9 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let decoder: LockRequestDecoder
     private var state = State.idle
     private var isActive = true
+    private var watchdog: RepeatedTask?
+    /// When the client last sent something or was last answered.
+    private var lastActivity = NIODeadline.now()
 
     init(shared: RequestContext) {
         self.shared = shared
@@ -45,6 +48,7 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: Channel events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = .now()
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
             if let length = head.headers.first(name: "content-length").flatMap({ Int($0) }),
@@ -82,8 +86,67 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        startWatchdog(context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startWatchdog(context: context) }
+    }
+
+    /// One repeating check per connection, rather than a timer per request: a request that
+    /// stops arriving midway gets 408 after `requestTimeout` without progress, and a
+    /// connection with nothing in flight (including one whose request head never completes)
+    /// is closed with 408 after `idleTimeout`. Parked waiters are never timed out here.
+    private func startWatchdog(context: ChannelHandlerContext) {
+        guard watchdog == nil else { return }
+        let limits = shared.configuration.limits
+        let interval = TimeAmount.nanoseconds(max(10_000_000, min(Self.timeAmount(limits.requestTimeout).nanoseconds, Self.timeAmount(limits.idleTimeout).nanoseconds) / 4))
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            bound.value.handler.checkProgress(context: bound.value.context)
+        }
+    }
+
+    private func checkProgress(context: ChannelHandlerContext) {
+        let limits = shared.configuration.limits
+        let quiet = NIODeadline.now() - lastActivity
+        switch state {
+        case .receiving(let head, _) where quiet >= Self.timeAmount(limits.requestTimeout):
+            refuseEarly(HTTPError(.requestTimeout, "request not received completely: nothing for \(JSONWriter.seconds(limits.requestTimeout)) seconds"), head: head, context: context)
+        case .idle where quiet >= Self.timeAmount(limits.idleTimeout):
+            state = .closing
+            closeIdle(context: context, after: limits.idleTimeout)
+        default:
+            break
+        }
+    }
+
+    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// Tells the client why the connection ends (RFC 9110 allows an unsolicited 408 here;
+    /// it also answers a request head that never completed), then closes. The response is
+    /// written below the HTTP handlers, which rightly refuse a response to no request.
+    private func closeIdle(context: ChannelHandlerContext, after timeout: Duration) {
+        let body = "connection idle for \(JSONWriter.seconds(timeout)) seconds\n"
+        let text = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            context.close(promise: nil)
+            return
+        }
+        encoder.writeAndFlush(NIOAny(IOData.byteBuffer(context.channel.allocator.buffer(string: text)))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
+        watchdog?.cancel()
+        watchdog = nil
         if case .answering(_, let parked?) = state {
             shared.service.abandon(parked.id)
         }
@@ -148,8 +211,9 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             let request = try decoder.acquireRequest(from: body)
             let id = LockID.random()
             state = .answering(head, parked: PendingAcquire(id: id, resource: resource))
+            let localHost = Self.hostAndPort(of: context.channel.localAddress) ?? "\(shared.configuration.host):\(shared.configuration.port)"
             answer(service.acquire(request, on: resource, id: id, eventLoop: loop), context: context) { [self] outcome throws(HTTPError) in
-                try acquired(outcome, head: head)
+                try acquired(outcome, head: head, localHost: localHost)
             }
 
         case (.lock(let resource, let uid), .GET):
@@ -203,7 +267,9 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         return id
     }
 
-    private func acquired(_ outcome: AcquireOutcome, head: HTTPRequestHead) throws(HTTPError) -> Response {
+    /// - Parameter localHost: the `host:port` to use in `Location` when the client sent no
+    ///   `Host` header (HTTP/1.0): the address it reached this server on.
+    private func acquired(_ outcome: AcquireOutcome, head: HTTPRequestHead, localHost: String) throws(HTTPError) -> Response {
         switch outcome {
         case .granted(let lock):
             let path = LockRepresentation.lockPath(lock.resource, lock.id)
@@ -225,8 +291,10 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private var localHost: String {
-        "\(shared.configuration.host):\(shared.configuration.port)"
+    private static func hostAndPort(of address: SocketAddress?) -> String? {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return nil }
+        if case .v6 = address { return "[\(ip)]:\(port)" }
+        return "\(ip):\(port)"
     }
 
     private func wantsJSON(_ head: HTTPRequestHead) -> Bool {
@@ -285,6 +353,7 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .idle, .closing: return context.eventLoop.makeSucceededVoidFuture()
         }
         state = .idle
+        lastActivity = .now()
         return write(response, for: head, keepAlive: head.isKeepAlive && !response.closesConnection, context: context)
     }
 
