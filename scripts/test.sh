@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test: the Swift test suites, then the original RDLM's Python client and the
-# README's curl tour against live daemons, then a graceful-shutdown check.
+# Runs every test: the Swift test suites, then the original RDLM's Python client, the
+# README's curl tour, the C and shell clients and the examples against live daemons, then a
+# graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages ca-certificates git curl python3 python3-venv
+ensure_packages ca-certificates git curl python3 python3-venv libcurl4-openssl-dev \
+    gcc g++ libc6-dev dash valgrind shellcheck
 
 echo "==> swift build" >&2
 swift build --build-tests
@@ -50,6 +52,28 @@ RDLM_PORT=$open_port RDLM_AUTH_PORT=$auth_port RDLM_AUTH_USER=admin RDLM_AUTH_PA
 
 echo "==> README curl tour" >&2
 Tests/compat/curl_tour.sh "http://127.0.0.1:$open_port"
+
+echo "==> C client: rdlm.h builds warning-free as C99 and C++11; its tests run under valgrind" >&2
+c_flags=(-Wall -Wextra -Werror -pedantic -pthread -I Clients/c)
+gcc -std=c99 "${c_flags[@]}" -g -o "$work/test_rdlm" Clients/c/test_rdlm.c -lcurl
+g++ -std=c++11 "${c_flags[@]}" -x c++ -o "$work/test_rdlm_cxx" Clients/c/test_rdlm.c -lcurl
+RDLM_AUTH_URL="http://127.0.0.1:$auth_port" RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
+    valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
+    --log-file="$work/valgrind.log" "$work/test_rdlm" "http://127.0.0.1:$open_port"
+grep -E 'ERROR SUMMARY|definitely lost|All heap blocks' "$work/valgrind.log" | sed 's/^==[0-9]*== /valgrind: /'
+
+echo "==> shell client: shellcheck, then its tests under dash and under bash" >&2
+shell_scripts=(Clients/shell/rdlm.sh Clients/shell/test_rdlm.sh Examples/shell/nightly-report.sh
+               Examples/shell/run.sh Examples/c/run.sh)
+shellcheck -x -s sh "${shell_scripts[@]}"
+shellcheck -x -s bash Clients/shell/rdlm.sh
+echo "shellcheck: ${#shell_scripts[@]} scripts clean (as sh; rdlm.sh also as bash)"
+dash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open_port"
+bash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open_port"
+
+echo "==> examples: the C counter, exact with the lock; the shell cron job, never overlapping" >&2
+Examples/c/run.sh "http://127.0.0.1:$open_port"
+Examples/shell/run.sh "http://127.0.0.1:$open_port"
 
 echo "==> graceful shutdown: a parked waiter gets 503 and rdlmd exits within 2 s" >&2
 curl -s -o /dev/null -X POST -d '{"title": "holder", "lifetime": 60, "wait": 0}' "http://127.0.0.1:$open_port/locks/shutdown"

@@ -1,0 +1,381 @@
+# rdlm.sh - POSIX shell functions for rdlmd, the RESTful distributed lock manager.
+# Source it (`. rdlm.sh`) from sh, dash, bash, ksh or zsh (in sh mode). Needs curl; the
+# rest is POSIX (sed, awk, tr, sleep, kill, uname).
+#
+#   lock=$(rdlm_acquire RESOURCE [LIFETIME] [WAIT]) || exit   # prints the lock URL
+#   rdlm_refresh "$lock" [LIFETIME]                           # renew the lease
+#   rdlm_release "$lock"
+#   rdlm_with RESOURCE [--lifetime N] [--wait N] [--title T] [--shared] [--no-refresh] \
+#       -- COMMAND [ARGS...]                                  # returns COMMAND's status
+#
+# Environment: RDLM_SERVER (http://127.0.0.1:8888), RDLM_TITLE ("rdlm.sh on HOST pid PID"),
+# RDLM_LIFETIME (rdlm_acquire: 300 s, rdlm_with: 60 s), RDLM_WAIT (10 s), RDLM_MODE
+# (exclusive or shared, for rdlm_acquire), RDLM_CONNECT_TIMEOUT (5 s), RDLM_REQUEST_TIMEOUT
+# (10 s, allowed on top of the wait). Seconds may be decimals (0.5).
+#
+# Exit statuses, also in the variables RDLM_EX_*; messages go to stderr:
+#   0   success
+#   100 RDLM_EX_TIMEOUT     the wait ran out (408; at once for wait 0 on a held resource)
+#   101 RDLM_EX_DELETED     an admin deleted the resource while we waited (409)
+#   102 RDLM_EX_UNREACHABLE no answer: connection refused, DNS, or the request timed out
+#   103 RDLM_EX_USAGE       bad arguments, or the server rejected them (400, 413, or 404 on
+#                           acquire: the name is not [a-zA-Z0-9]+)
+#   104 RDLM_EX_NOT_FOUND   the lock is gone: released, expired or deleted (404)
+#   105 RDLM_EX_SERVER      server error (5xx; 503 when full or shutting down)
+#   106 RDLM_EX_PROTOCOL    an answer the protocol does not allow
+#   107 RDLM_EX_LOST        rdlm_with: the lock was lost while the command ran, so the
+#                           command was stopped
+# They sit above the statuses commands commonly use (1, 2, 126, 127) and below the
+# 128+N of a command killed by signal N, so rdlm_with's status tells them apart.
+#
+# rdlm_with, in detail:
+# - It behaves like any foreground command of the calling shell: its work happens in a
+#   subshell, so it sets no trap, variable or option in the caller.
+# - A command that exits, fails or is killed by a signal (status 128+N) has its lock
+#   released, and rdlm_with returns its status.
+# - HUP, INT or TERM reaching rdlm_with (Ctrl-C, timeout(1), systemd and `kill -- -PGID`
+#   signal the whole process group) stop the command with TERM (TERM, because a background
+#   command of a non-interactive shell ignores INT), release the lock once the command has
+#   exited, and then rdlm_with dies of the same signal, so the caller reacts as it would
+#   without rdlm_with. While rdlm_with still waits for the lock, a signal to the group
+#   also ends curl's request, so it leaves at once; a signal to rdlm_with alone takes
+#   effect when the wait ends (at most WAIT seconds); no lock is left held.
+# - As with any shell command, signalling only the calling shell's pid does not stop the
+#   command: it runs on under its lock, which is released when it ends.
+# - Long commands: while the command runs, the lease is renewed every LIFETIME/3 seconds
+#   (whole seconds, at least 1; choose --lifetime 3 or more), so a command may run longer
+#   than its lifetime, and LIFETIME only bounds how long a crashed holder blocks others.
+#   If a renewal finds the lock gone (an admin deleted it, or the server lost it) the
+#   command is stopped with TERM and rdlm_with returns 107: nothing may run unprotected.
+#   With --no-refresh the lock simply expires after LIFETIME, so choose one longer than
+#   the command can run; a release that finds it expired is reported on stderr.
+# - If rdlm_with itself is killed with KILL, the renewal stops when the command ends and
+#   the lock expires LIFETIME seconds later.
+# - The command sees RDLM_LOCK_URL and RDLM_FENCING_TOKEN in its environment, and the
+#   caller's standard input. A shell function works as the command, but only an external
+#   command is sure to be stopped by the forwarded TERM.
+#
+# Private names start with rdlm__ (functions) and _rdlm_ (variables).
+
+RDLM_EX_TIMEOUT=100
+RDLM_EX_DELETED=101
+RDLM_EX_UNREACHABLE=102
+RDLM_EX_USAGE=103
+RDLM_EX_NOT_FOUND=104
+RDLM_EX_SERVER=105
+RDLM_EX_PROTOCOL=106
+RDLM_EX_LOST=107
+
+rdlm__say() { # FUNCTION MESSAGE...
+    _rdlm_say_name=$1
+    shift
+    printf '%s: %s\n' "$_rdlm_say_name" "$*" >&2
+}
+
+# rdlm__seconds FUNCTION NAME VALUE: a JSON number of seconds, at most 9 integer digits.
+rdlm__seconds() {
+    case $3 in
+        '' | .* | *. | *[!0-9.]* | *.*.* | 0[0-9]* | [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*)
+            rdlm__say "$1" "$2 must be a number of seconds like 10 or 0.5, not '$3'"
+            return "$RDLM_EX_USAGE" ;;
+    esac
+}
+
+rdlm__settings() { # FUNCTION: checks the environment's timeouts
+    _rdlm_server=${RDLM_SERVER:-http://127.0.0.1:8888}
+    _rdlm_server=${_rdlm_server%/}
+    case $_rdlm_server in
+        http://?* | https://?*) ;;
+        *) rdlm__say "$1" "RDLM_SERVER must be an http:// or https:// URL, not '$_rdlm_server'"
+           return "$RDLM_EX_USAGE" ;;
+    esac
+    _rdlm_connect=${RDLM_CONNECT_TIMEOUT:-5}
+    _rdlm_request=${RDLM_REQUEST_TIMEOUT:-10}
+    case $_rdlm_connect$_rdlm_request in
+        *[!0-9]*) rdlm__say "$1" "RDLM_CONNECT_TIMEOUT and RDLM_REQUEST_TIMEOUT must be whole seconds"
+                  return "$RDLM_EX_USAGE" ;;
+    esac
+}
+
+# rdlm__request METHOD URL MAX_SECONDS [JSON]: one HTTP request. Sets _rdlm_curl (curl's
+# exit status), _rdlm_status, _rdlm_location, _rdlm_token and _rdlm_message.
+rdlm__request() {
+    _rdlm_method=$1
+    _rdlm_url=$2
+    _rdlm_max=$3
+    if [ $# -ge 4 ]; then
+        set -- -X "$_rdlm_method" -H 'Content-Type: application/json' --data-binary "$4"
+    elif [ "$_rdlm_method" = GET ]; then
+        set --
+    else
+        set -- -X "$_rdlm_method"
+    fi
+    if _rdlm_out=$(curl -sS -i --proto =http,https --connect-timeout "$_rdlm_connect" --max-time "$_rdlm_max" \
+        -H 'Accept: application/json' -H 'Expect:' "$@" -w '\n%{http_code}' -- "$_rdlm_url" 2>&1); then
+        _rdlm_curl=0
+    else
+        _rdlm_curl=$?
+    fi
+    _rdlm_status=${_rdlm_out##*
+}
+    _rdlm_out=${_rdlm_out%"$_rdlm_status"}
+    _rdlm_location='' _rdlm_token='' _rdlm_message=''
+    if [ "$_rdlm_curl" -ne 0 ]; then
+        _rdlm_message=$(printf '%s' "$_rdlm_out" | sed -n 's/^curl: ([0-9]*) //p' | sed -n 1p)
+        return 0
+    fi
+    _rdlm_headers=$(printf '%s\n' "$_rdlm_out" | awk '
+        { sub(/\r$/, "") }
+        /^$/ { exit }
+        {
+            i = index($0, ":"); if (i == 0) next
+            name = tolower(substr($0, 1, i - 1)); value = substr($0, i + 1)
+            sub(/^[ \t]+/, "", value); sub(/[ \t]+$/, "", value)
+            if (name == "location") location = value
+            else if (name == "rdlm-fencing-token") token = value
+        }
+        END { print token " " location }')
+    _rdlm_token=${_rdlm_headers%% *}
+    _rdlm_location=${_rdlm_headers#* }
+    case $_rdlm_status in
+        [45]*) _rdlm_message=$(printf '%s' "$_rdlm_out" |
+                   sed -n 's/.*"error"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | sed -n 1p) ;;
+    esac
+    return 0
+}
+
+# rdlm__failure FUNCTION OPERATION: reports the last request's failure, returns its status.
+rdlm__failure() {
+    case $_rdlm_curl in
+        0) ;;
+        129 | 130 | 143) rdlm__say "$1" "interrupted"; return "$RDLM_EX_UNREACHABLE" ;;
+        1 | 3) rdlm__say "$1" "bad server URL '$_rdlm_server': ${_rdlm_message:-curl exit $_rdlm_curl}"
+               return "$RDLM_EX_USAGE" ;;
+        *) rdlm__say "$1" "no answer from $_rdlm_server: ${_rdlm_message:-curl exit $_rdlm_curl}"
+           return "$RDLM_EX_UNREACHABLE" ;;
+    esac
+    _rdlm_detail="(HTTP $_rdlm_status${_rdlm_message:+: $_rdlm_message})"
+    case $_rdlm_status:$2 in
+        408:*) rdlm__say "$1" "the wait for the lock ran out $_rdlm_detail"; return "$RDLM_EX_TIMEOUT" ;;
+        409:acquire) rdlm__say "$1" "the resource was deleted by an admin while we waited $_rdlm_detail"
+                     return "$RDLM_EX_DELETED" ;;
+        404:acquire) rdlm__say "$1" "bad resource name $_rdlm_detail"; return "$RDLM_EX_USAGE" ;;
+        404:*) rdlm__say "$1" "the lock is gone $_rdlm_detail"; return "$RDLM_EX_NOT_FOUND" ;;
+        400:* | 413:*) rdlm__say "$1" "bad request $_rdlm_detail"; return "$RDLM_EX_USAGE" ;;
+        5*) rdlm__say "$1" "server error $_rdlm_detail"; return "$RDLM_EX_SERVER" ;;
+        *) rdlm__say "$1" "unexpected answer $_rdlm_detail"; return "$RDLM_EX_PROTOCOL" ;;
+    esac
+}
+
+# rdlm__acquire FUNCTION RESOURCE LIFETIME WAIT MODE [TITLE]: sets _rdlm_location and
+# _rdlm_token.
+rdlm__acquire() {
+    rdlm__settings "$1" || return
+    case $2 in
+        '' | *[!a-zA-Z0-9]*) rdlm__say "$1" "a resource name is letters and digits, not '$2'"
+                             return "$RDLM_EX_USAGE" ;;
+    esac
+    rdlm__seconds "$1" lifetime "$3" || return
+    rdlm__seconds "$1" wait "$4" || return
+    case $5 in
+        exclusive) _rdlm_mode= ;;
+        shared) _rdlm_mode=', "mode": "shared"' ;;
+        *) rdlm__say "$1" "the mode is exclusive or shared, not '$5'"; return "$RDLM_EX_USAGE" ;;
+    esac
+    _rdlm_title=${6:-${RDLM_TITLE:-rdlm.sh on $(uname -n 2>/dev/null) pid $$}}
+    case $_rdlm_title in
+        *[\\\"]* | *[[:cntrl:]]*) _rdlm_title=$(printf '%s' "$_rdlm_title" | tr -d '\000-\037' | sed 's/[\\"]/\\&/g') ;;
+    esac
+    _rdlm_wait_whole=${4%%.*}
+    rdlm__request POST "$_rdlm_server/locks/$2" $((_rdlm_wait_whole + 1 + _rdlm_request)) \
+        "{\"title\": \"$_rdlm_title\", \"lifetime\": $3, \"wait\": $4$_rdlm_mode}"
+    if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 201 ]; then
+        rdlm__failure "$1" acquire
+        return
+    fi
+    if [ -z "$_rdlm_location" ]; then
+        rdlm__say "$1" "the server granted the lock without a Location header"
+        return "$RDLM_EX_PROTOCOL"
+    fi
+}
+
+# rdlm_acquire RESOURCE [LIFETIME] [WAIT]: waits up to WAIT seconds for the lock, prints its URL.
+rdlm_acquire() {
+    if [ $# -lt 1 ] || [ $# -gt 3 ]; then
+        rdlm__say rdlm_acquire "usage: rdlm_acquire RESOURCE [LIFETIME] [WAIT]"
+        return "$RDLM_EX_USAGE"
+    fi
+    rdlm__acquire rdlm_acquire "$1" "${2:-${RDLM_LIFETIME:-300}}" "${3:-${RDLM_WAIT:-10}}" \
+        "${RDLM_MODE:-exclusive}" || return
+    printf '%s\n' "$_rdlm_location"
+}
+
+# rdlm_release URL: releases the lock (or cancels a waiting request).
+rdlm_release() {
+    if [ $# -ne 1 ] || [ -z "$1" ]; then
+        rdlm__say rdlm_release "usage: rdlm_release LOCK_URL"
+        return "$RDLM_EX_USAGE"
+    fi
+    rdlm__settings rdlm_release || return
+    rdlm__request DELETE "$1" "$_rdlm_request"
+    if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 204 ]; then
+        rdlm__failure rdlm_release release
+    fi
+}
+
+# rdlm_refresh URL [LIFETIME]: the lock now expires LIFETIME seconds from now (default: its
+# own lifetime). Never re-acquires a lost lock: 104 means it is gone.
+rdlm_refresh() {
+    if [ $# -lt 1 ] || [ $# -gt 2 ] || [ -z "$1" ]; then
+        rdlm__say rdlm_refresh "usage: rdlm_refresh LOCK_URL [LIFETIME]"
+        return "$RDLM_EX_USAGE"
+    fi
+    rdlm__settings rdlm_refresh || return
+    if [ $# -eq 2 ]; then
+        rdlm__seconds rdlm_refresh lifetime "$2" || return
+        rdlm__request PATCH "$1" "$_rdlm_request" "{\"lifetime\": $2}"
+    else
+        rdlm__request PATCH "$1" "$_rdlm_request"
+    fi
+    if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 200 ]; then
+        rdlm__failure rdlm_refresh refresh
+    fi
+}
+
+# rdlm__refresher URL LIFETIME INTERVAL COMMAND_PID: renews the lease while the command
+# lives. Exits 3 after stopping the command when the lock is gone, 0 on TERM. It sleeps in
+# the background so that TERM ends it at once, quietly.
+rdlm__refresher() {
+    _rdlm_sleep=''
+    trap 'if [ -n "$_rdlm_sleep" ]; then kill "$_rdlm_sleep" 2>/dev/null; fi; exit 0' TERM
+    while :; do
+        sleep "$3" >/dev/null 2>&1 &
+        _rdlm_sleep=$!
+        wait "$_rdlm_sleep" || :
+        _rdlm_sleep=''
+        kill -0 "$4" 2>/dev/null || exit 0
+        rdlm__request PATCH "$1" "$_rdlm_request" "{\"lifetime\": $2}"
+        if [ "$_rdlm_curl" -eq 0 ] && [ "$_rdlm_status" = 404 ]; then
+            rdlm__say rdlm_with "the lock was lost (deleted by an admin, or the server lost it); stopping the command"
+            kill -s TERM "$4" 2>/dev/null || :
+            exit 3
+        elif [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 200 ]; then
+            rdlm__failure rdlm_with refresh || : # reported; the lease may still be alive: retry
+        fi
+    done
+}
+
+rdlm__on_signal() { # SIGNAL: the trap of rdlm_with; the work happens after the wait returns
+    _rdlm_w_signal=$1
+    _rdlm_w_trapped=1
+    if [ -n "${_rdlm_w_command-}" ]; then kill -s TERM "$_rdlm_w_command" 2>/dev/null || :; fi
+}
+
+rdlm__with_usage() {
+    rdlm__say rdlm_with "$1"
+    rdlm__say rdlm_with "usage: rdlm_with RESOURCE [--lifetime N] [--wait N] [--title T] [--shared] [--no-refresh] -- COMMAND [ARGS...]"
+    exit "$RDLM_EX_USAGE"
+}
+
+# rdlm__with_end STATUS: releases the lock, then exits the subshell with STATUS, or dies of
+# the signal it caught.
+rdlm__with_end() {
+    _rdlm_w_status=$1
+    if [ -n "$_rdlm_w_lock" ]; then
+        rdlm__request DELETE "$_rdlm_w_lock" "$_rdlm_request"
+        if [ "$_rdlm_curl" -eq 0 ] && [ "$_rdlm_status" = 404 ] && [ "$_rdlm_w_status" -ne "$RDLM_EX_LOST" ]; then
+            rdlm__say rdlm_with "the lock had expired before the command ended: choose a longer --lifetime"
+        elif [ "$_rdlm_curl" -ne 0 ] || { [ "$_rdlm_status" != 204 ] && [ "$_rdlm_status" != 404 ]; }; then
+            rdlm__failure rdlm_with release || rdlm__say rdlm_with "the lock expires by itself"
+        fi
+    fi
+    if [ -n "$_rdlm_w_signal" ]; then
+        trap - "$_rdlm_w_signal"
+        _rdlm_w_self=$(exec sh -c 'echo "$PPID"') # this subshell's pid ($$ is the caller's)
+        kill -s "$_rdlm_w_signal" "$_rdlm_w_self" 2>/dev/null || :
+        case $_rdlm_w_signal in HUP) _rdlm_w_status=129 ;; INT) _rdlm_w_status=130 ;; *) _rdlm_w_status=143 ;; esac
+    fi
+    exit "$_rdlm_w_status"
+}
+
+# rdlm_with RESOURCE [options] -- COMMAND [ARGS...]: runs COMMAND holding the lock.
+rdlm_with() (
+    if [ $# -lt 1 ]; then rdlm__with_usage "no resource"; fi
+    _rdlm_w_resource=$1
+    shift
+    _rdlm_w_lifetime=${RDLM_LIFETIME:-60} _rdlm_w_wait=${RDLM_WAIT:-10}
+    _rdlm_w_mode=exclusive _rdlm_w_refresh=1 _rdlm_w_title=${RDLM_TITLE-}
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --lifetime | --wait | --title)
+                if [ $# -lt 2 ]; then rdlm__with_usage "$1 needs a value"; fi
+                case $1 in
+                    --lifetime) _rdlm_w_lifetime=$2 ;;
+                    --wait) _rdlm_w_wait=$2 ;;
+                    *) _rdlm_w_title=$2 ;;
+                esac
+                shift 2 ;;
+            --lifetime=*) _rdlm_w_lifetime=${1#*=}; shift ;;
+            --wait=*) _rdlm_w_wait=${1#*=}; shift ;;
+            --title=*) _rdlm_w_title=${1#*=}; shift ;;
+            --shared) _rdlm_w_mode=shared; shift ;;
+            --no-refresh) _rdlm_w_refresh=0; shift ;;
+            --) shift; break ;;
+            -*) rdlm__with_usage "unknown option $1" ;;
+            *) break ;;
+        esac
+    done
+    if [ $# -eq 0 ]; then rdlm__with_usage "no command"; fi
+
+    _rdlm_w_signal='' _rdlm_w_command='' _rdlm_w_lock=''
+    trap 'rdlm__on_signal HUP' HUP
+    trap 'rdlm__on_signal INT' INT
+    trap 'rdlm__on_signal TERM' TERM
+
+    if rdlm__acquire rdlm_with "$_rdlm_w_resource" "$_rdlm_w_lifetime" "$_rdlm_w_wait" \
+        "$_rdlm_w_mode" "$_rdlm_w_title"; then
+        _rdlm_w_lock=$_rdlm_location
+    else
+        rdlm__with_end $?
+    fi
+    if [ -n "$_rdlm_w_signal" ]; then rdlm__with_end 1; fi
+
+    # A non-interactive shell gives a background command /dev/null as stdin: hand it ours
+    # (through fd 9, only for the moment of the start), unless ours is closed.
+    if { true 9<&0; } 2>/dev/null; then
+        { RDLM_LOCK_URL=$_rdlm_w_lock RDLM_FENCING_TOKEN=$_rdlm_token "$@" 0<&9 9<&- & } 9<&0
+    else
+        RDLM_LOCK_URL=$_rdlm_w_lock RDLM_FENCING_TOKEN=$_rdlm_token "$@" &
+    fi
+    _rdlm_w_command=$!
+    if [ -n "$_rdlm_w_signal" ]; then kill -s TERM "$_rdlm_w_command" 2>/dev/null || :; fi
+    _rdlm_w_refresher=''
+    if [ "$_rdlm_w_refresh" = 1 ]; then
+        _rdlm_w_interval=${_rdlm_w_lifetime%%.*}
+        _rdlm_w_interval=$((_rdlm_w_interval / 3))
+        if [ "$_rdlm_w_interval" -lt 1 ]; then _rdlm_w_interval=1; fi
+        rdlm__refresher "$_rdlm_w_lock" "$_rdlm_w_lifetime" "$_rdlm_w_interval" "$_rdlm_w_command" \
+            </dev/null >/dev/null &
+        _rdlm_w_refresher=$!
+    fi
+
+    # A trapped signal makes wait return early (status > 128) while the command still runs:
+    # wait again until a wait returns with no signal caught meanwhile.
+    _rdlm_w_result=''
+    while :; do
+        _rdlm_w_trapped=''
+        if wait "$_rdlm_w_command"; then _rdlm_w_got=0; else _rdlm_w_got=$?; fi
+        if [ -z "$_rdlm_w_trapped" ]; then
+            # 127 here: the previous wait had already collected the status.
+            if [ "$_rdlm_w_got" -ne 127 ] || [ -z "$_rdlm_w_result" ]; then _rdlm_w_result=$_rdlm_w_got; fi
+            break
+        fi
+        _rdlm_w_result=$_rdlm_w_got
+    done
+
+    if [ -n "$_rdlm_w_refresher" ]; then
+        kill -s TERM "$_rdlm_w_refresher" 2>/dev/null || :
+        if wait "$_rdlm_w_refresher"; then :; elif [ $? -eq 3 ]; then _rdlm_w_result=$RDLM_EX_LOST; fi
+    fi
+    rdlm__with_end "$_rdlm_w_result"
+)
