@@ -22,9 +22,7 @@ struct WallClock {
     /// ISO 8601 in UTC with microseconds, `2013-01-22T23:01:16.771799Z`: the original's
     /// format (clients parse the first 19 characters) plus the zone designator.
     func timestamp(_ instant: ContinuousClock.Instant) -> String {
-        let (seconds, attoseconds) = (instant - reference).components
-        let offset = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-        let nanoseconds = wallNanoseconds + offset
+        let nanoseconds = wallNanoseconds + (instant - reference).nanoseconds
         var wholeSeconds = time_t(nanoseconds / 1_000_000_000)
         var microseconds = Int((nanoseconds % 1_000_000_000) / 1_000)
         if microseconds < 0 {

@@ -57,7 +57,7 @@ struct LockRequestDecoder {
             throw HTTPError(.badRequest, "field '\(name)' must be a number of seconds, not \(value.typeName)")
         }
         let maximumSeconds = JSONWriter.seconds(maximum)
-        guard number.isFinite, number <= Double(maximum.components.seconds) + Double(maximum.components.attoseconds) / 1e18 else {
+        guard number.isFinite, number <= maximum.secondsValue else {
             throw HTTPError(.badRequest, "field '\(name)' must be at most \(maximumSeconds) seconds")
         }
         guard allowZero ? number >= 0 : number > 0 else {

@@ -102,7 +102,7 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func startWatchdog(context: ChannelHandlerContext) {
         guard watchdog == nil else { return }
         let limits = shared.configuration.limits
-        let interval = TimeAmount.nanoseconds(max(10_000_000, min(Self.timeAmount(limits.requestTimeout).nanoseconds, Self.timeAmount(limits.idleTimeout).nanoseconds) / 4))
+        let interval = TimeAmount.nanoseconds(max(10_000_000, min(limits.requestTimeout.nanoseconds, limits.idleTimeout.nanoseconds) / 4))
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             bound.value.handler.checkProgress(context: bound.value.context)
@@ -113,19 +113,14 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         let limits = shared.configuration.limits
         let quiet = NIODeadline.now() - lastActivity
         switch state {
-        case .receiving(let head, _) where quiet >= Self.timeAmount(limits.requestTimeout):
+        case .receiving(let head, _) where quiet >= limits.requestTimeout.timeAmount:
             refuseEarly(HTTPError(.requestTimeout, "request not received completely: nothing for \(JSONWriter.seconds(limits.requestTimeout)) seconds"), head: head, context: context)
-        case .idle where quiet >= Self.timeAmount(limits.idleTimeout):
+        case .idle where quiet >= limits.idleTimeout.timeAmount:
             state = .closing
             closeIdle(context: context, after: limits.idleTimeout)
         default:
             break
         }
-    }
-
-    private static func timeAmount(_ duration: Duration) -> TimeAmount {
-        let (seconds, attoseconds) = duration.components
-        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// Tells the client why the connection ends (RFC 9110 allows an unsolicited 408 here;
@@ -165,39 +160,39 @@ final class RequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: Routing
 
     private func dispatch(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
-        let uri = head.uri
-        let path = uri[..<(uri.firstIndex(of: "?") ?? uri.endIndex)]
-        guard let route = Route(path: path) else {
-            respond(.error(HTTPError(.notFound, "not found"), json: wantsJSON(head)), context: context)
-            return
-        }
-        guard route.allowedMethods.contains(head.method) else {
-            let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
-            let error = HTTPError(.methodNotAllowed, "method \(head.method.rawValue) not allowed here", headers: [("Allow", allow)])
-            respond(.error(error, json: wantsJSON(head)), context: context)
-            return
-        }
-        if let name = route.resourceName, name.utf8.count > shared.configuration.limits.maxResourceNameLength {
-            let error = HTTPError(.badRequest, "resource name is longer than \(shared.configuration.limits.maxResourceNameLength) characters")
-            respond(.error(error, json: wantsJSON(head)), context: context)
-            return
-        }
-        if route.isAdmin, let denial = shared.configuration.adminAuthentication.check(authorization: head.headers.first(name: "authorization")) {
-            let error: HTTPError
-            switch denial {
-            case .forbidden:
-                error = HTTPError(.forbidden, "admin requests are disabled on this server")
-            case .unauthorized(let message):
-                error = HTTPError(.unauthorized, message, headers: [("WWW-Authenticate", "Basic realm=\"rdlm\"")])
-            }
-            respond(.error(error, json: wantsJSON(head)), context: context)
-            return
-        }
         do throws(HTTPError) {
-            try handle(route, head: head, body: body, context: context)
+            try handle(try admittedRoute(for: head), head: head, body: body, context: context)
         } catch {
             respond(.error(error, json: wantsJSON(head)), context: context)
         }
+    }
+
+    /// The route of a request that may proceed: it exists (404), takes this method (405),
+    /// names a resource of acceptable length (400), and is authorised if admin (401/403).
+    private func admittedRoute(for head: HTTPRequestHead) throws(HTTPError) -> Route {
+        let uri = head.uri
+        guard let route = Route(path: uri[..<(uri.firstIndex(of: "?") ?? uri.endIndex)]) else {
+            throw HTTPError(.notFound, "not found")
+        }
+        guard route.allowedMethods.contains(head.method) else {
+            let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
+            throw HTTPError(.methodNotAllowed, "method \(head.method.rawValue) not allowed here", headers: [("Allow", allow)])
+        }
+        let limits = shared.configuration.limits
+        if let name = route.resourceName, name.utf8.count > limits.maxResourceNameLength {
+            throw HTTPError(.badRequest, "resource name is longer than \(limits.maxResourceNameLength) characters")
+        }
+        if route.isAdmin {
+            switch shared.configuration.adminAuthentication.check(authorization: head.headers.first(name: "authorization")) {
+            case nil:
+                break
+            case .forbidden:
+                throw HTTPError(.forbidden, "admin requests are disabled on this server")
+            case .unauthorized(let message):
+                throw HTTPError(.unauthorized, message, headers: [("WWW-Authenticate", "Basic realm=\"rdlm\"")])
+            }
+        }
+        return route
     }
 
     private func handle(_ route: Route, head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) throws(HTTPError) {

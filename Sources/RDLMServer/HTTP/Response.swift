@@ -38,7 +38,8 @@ struct Response {
     }
 
     private static func escapeHTML(_ text: String) -> String {
-        guard text.contains(where: { $0 == "<" || $0 == ">" || $0 == "&" || $0 == "\"" }) else { return text }
+        let special: Set<UInt8> = [UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"), UInt8(ascii: "\"")]
+        guard text.utf8.contains(where: special.contains) else { return text }
         var escaped = ""
         for character in text {
             switch character {

@@ -197,8 +197,7 @@ public final class InMemoryLockService: LockService {
         if let armed = state.timerDeadline, armed <= next { return }
         state.timer?.cancel()
         state.timerDeadline = next
-        let (seconds, attoseconds) = (next - .now).components
-        let delay = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let delay = max(0, (next - .now).nanoseconds)
         state.timer = timerLoop.scheduleTask(in: .nanoseconds(delay)) { [weak self] in
             self?.timerFired(for: next)
         }
