@@ -38,8 +38,10 @@ struct Response {
     }
 
     private static func escapeHTML(_ text: String) -> String {
-        let special: Set<UInt8> = [UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"), UInt8(ascii: "\"")]
-        guard text.utf8.contains(where: special.contains) else { return text }
+        let needsEscaping = text.utf8.contains { byte in
+            byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "&") || byte == UInt8(ascii: "\"")
+        }
+        guard needsEscaping else { return text }
         var escaped = ""
         for character in text {
             switch character {
