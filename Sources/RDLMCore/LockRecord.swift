@@ -13,6 +13,13 @@ public struct LockInfo: Sendable, Equatable {
     public var request: LockRequest
     public var state: LockState
 
+    public init(id: LockID, resource: String, request: LockRequest, state: LockState) {
+        self.id = id
+        self.resource = resource
+        self.request = request
+        self.state = state
+    }
+
     public var isActive: Bool {
         if case .active = state { return true }
         return false

@@ -64,14 +64,49 @@ public struct LockTable: Sendable {
     private var resources: [String: Resource] = [:]
     private var deadlines = DeadlineHeap<LockID>()
     private var events: [LockEvent] = []
+    private var changes: [DurableChange] = []
+    /// Whether to record `DurableChange`s for a journal; off, recording costs nothing.
+    public let recordsChanges: Bool
     /// The last fencing token granted; the next grant gets one more.
     public private(set) var lastFencingToken: FencingToken
 
-    /// - Parameter lastFencingToken: tokens granted by this table start after it, so a
-    ///   table seeded above every token an earlier one granted never repeats one.
-    public init(limits: LockTableLimits = LockTableLimits(), lastFencingToken: FencingToken = 0) {
+    /// - Parameters:
+    ///   - lastFencingToken: tokens granted by this table start after it, so a table seeded
+    ///     above every token an earlier one granted never repeats one.
+    ///   - recordsChanges: keep `DurableChange`s for `takeChanges()`.
+    ///   - holders: active locks to start with (restored from a journal), in grant order.
+    ///     A holder that conflicts with an earlier one on its resource is left out.
+    public init(
+        limits: LockTableLimits = LockTableLimits(), lastFencingToken: FencingToken = 0,
+        recordsChanges: Bool = false, holders: [LockInfo] = []
+    ) {
         self.limits = limits
+        self.recordsChanges = recordsChanges
         self.lastFencingToken = lastFencingToken
+        for lock in holders {
+            guard case .active(_, let expires, let token) = lock.state, records[lock.id] == nil,
+                  resources[lock.resource]?.admits(lock.request.mode) ?? true else { continue }
+            records[lock.id] = Record(resource: lock.resource, request: lock.request, state: lock.state)
+            resources[lock.resource, default: Resource()].holders.append(lock.id)
+            if lock.request.mode == .exclusive { resources[lock.resource, default: Resource()].exclusiveHeld = true }
+            deadlines.set(lock.id, to: expires, rank: Self.expiryRank)
+            self.lastFencingToken = max(self.lastFencingToken, token)
+        }
+    }
+
+    /// Every active lock, for a snapshot.
+    public var holders: [LockInfo] {
+        records.compactMap { id, record in
+            guard case .active = record.state else { return nil }
+            return LockInfo(id: id, resource: record.resource, request: record.request, state: record.state)
+        }
+    }
+
+    /// Hands over the changes to holders since the last call (when `recordsChanges`).
+    public mutating func takeChanges() -> [DurableChange] {
+        guard !changes.isEmpty else { return [] }
+        defer { changes = [] }
+        return changes
     }
 
     // MARK: Reading
@@ -174,6 +209,7 @@ public struct LockTable: Sendable {
         records[id] = record
         deadlines.set(id, to: expires, rank: Self.expiryRank)
         let refreshed = LockInfo(id: id, resource: resource, request: record.request, state: record.state)
+        if recordsChanges { changes.append(.refreshed(refreshed)) }
         // A lease renewed for no time at all ends now, not at the next operation.
         advance(to: now)
         return .refreshed(refreshed)
@@ -186,6 +222,7 @@ public struct LockTable: Sendable {
         advance(to: now)
         guard let entry = resources.removeValue(forKey: resource) else { return false }
         for id in entry.holders {
+            if recordsChanges { changes.append(.released(id)) }
             records[id] = nil
             deadlines.remove(id)
             events.append(.holderDeleted(id, resource: resource))
@@ -243,7 +280,9 @@ public struct LockTable: Sendable {
         lastFencingToken += 1
         let token = lastFencingToken
         let expires = now + request.lifetime
-        records[id] = Record(resource: resource, request: request, state: .active(since: now, expires: expires, token: token))
+        let state = LockState.active(since: now, expires: expires, token: token)
+        records[id] = Record(resource: resource, request: request, state: state)
+        if recordsChanges { changes.append(.granted(LockInfo(id: id, resource: resource, request: request, state: state))) }
         resources[resource, default: Resource()].holders.append(id)
         if request.mode == .exclusive { resources[resource, default: Resource()].exclusiveHeld = true }
         deadlines.set(id, to: expires, rank: Self.expiryRank)
@@ -251,6 +290,7 @@ public struct LockTable: Sendable {
     }
 
     private mutating func dropHolder(_ id: LockID, of resource: String) {
+        if recordsChanges { changes.append(.released(id)) }
         records[id] = nil
         deadlines.remove(id)
         guard resources[resource] != nil else { return }

@@ -8,6 +8,7 @@ import RDLMCore
 public final class LockServer: Sendable {
     public let configuration: ServerConfiguration
     public let service: InMemoryLockService
+    private let journal: Journal?
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     private let logger: Logger
@@ -17,29 +18,56 @@ public final class LockServer: Sendable {
     /// The port actually bound.
     public var port: Int { channel.localAddress?.port ?? configuration.port }
 
-    private init(configuration: ServerConfiguration, service: InMemoryLockService, group: MultiThreadedEventLoopGroup, channel: any Channel, logger: Logger) {
+    private init(configuration: ServerConfiguration, service: InMemoryLockService, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, logger: Logger) {
         self.configuration = configuration
         self.service = service
+        self.journal = journal
         self.group = group
         self.channel = channel
         self.logger = logger
     }
 
-    /// Binds and starts serving.
+    /// Restores persisted locks (with a data directory), binds and starts serving.
     public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> LockServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
-        let service = InMemoryLockService(
-            limits: configuration.limits.table,
-            lastFencingToken: FencingSeed.current(),
-            timerLoop: group.next(),
-            logger: logger)
+        var journal: Journal?
         do {
+            var holders: [LockInfo] = []
+            var lastToken = FencingSeed.current()
+            if let persistence = configuration.persistence {
+                let restored = try restore(persistence, logger: logger)
+                journal = restored.journal
+                holders = restored.holders
+                lastToken = max(lastToken, restored.lastFencingToken)
+            }
+            let service = InMemoryLockService(
+                limits: configuration.limits.table, lastFencingToken: lastToken, holders: holders,
+                journal: journal, timerLoop: group.next(), logger: logger)
             let bound = try await bind(configuration: configuration, service: service, group: group, logger: logger)
             var actual = configuration
             actual.port = bound.localAddress?.port ?? configuration.port
-            return LockServer(configuration: actual, service: service, group: group, channel: bound, logger: logger)
+            return LockServer(configuration: actual, service: service, journal: journal, group: group, channel: bound, logger: logger)
         } catch {
+            journal?.close()
             try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// Replays the data directory and starts a new journal generation from the result.
+    private static func restore(_ persistence: Persistence, logger: Logger) throws -> (holders: [LockInfo], lastFencingToken: FencingToken, journal: Journal) {
+        let started = ContinuousClock.now
+        let directory = try DataDirectory.open(persistence.directory)
+        do {
+            let wall = WallClock()
+            let (recovered, generation) = try directory.recover(
+                nowWallNanoseconds: wall.nanoseconds(.now), truncateCorruption: persistence.truncateCorruption, logger: logger)
+            let size = try directory.writeSnapshot(generation: generation, holders: recovered.holders, lastFencingToken: recovered.lastFencingToken)
+            let journal = try Journal(directory: directory, generation: generation, snapshotSize: size, mode: persistence.fsync, logger: logger)
+            logger.info("restored \(recovered.holders.count) locks from \(persistence.directory) (\(recovered.expiredWhileDown) expired while down) in \(ContinuousClock.now - started)")
+            return (recovered.holders.map { $0.lockInfo(wall: wall) }, recovered.lastFencingToken, journal)
+        } catch {
+            directory.unlock()
             throw error
         }
     }
@@ -71,6 +99,9 @@ public final class LockServer: Sendable {
     public func shutdown() async {
         try? await channel.close()
         service.shutdown()
+        // Answers still waiting for their changes to reach the disk go out before the
+        // connections close.
+        journal?.close()
         do {
             try await group.shutdownGracefully()
         } catch {

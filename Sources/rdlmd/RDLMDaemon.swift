@@ -62,6 +62,15 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(help: "Locks (held and waiting) allowed in total; more get 503.")
     var maxLocks = 1_000_000
 
+    @Option(help: ArgumentHelp("Keep locks and fencing tokens across restarts in this directory (a journal and snapshots). Without it, locks live in memory only.", valueName: "directory"))
+    var dataDir: String?
+
+    @Option(help: ArgumentHelp("With --data-dir: when a change is on disk before its answer: 'always' (fsync before answering), 'batch' (the same, sharing one fsync among requests within 2 ms), 'never' (no fsync: survives a crash of rdlmd, not of the machine).", valueName: "always|batch|never"))
+    var fsync: FsyncMode = .batch
+
+    @Flag(help: "With --data-dir: start even when a journal is corrupt in the middle, keeping what precedes the damage and dropping the rest (logged).")
+    var recoverTruncate = false
+
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
@@ -104,7 +113,9 @@ struct RDLMDaemon: AsyncParsableCommand {
             requestTimeout: .microseconds(Int64(requestTimeout * 1_000_000)),
             idleTimeout: .microseconds(Int64(idleTimeout * 1_000_000)),
             table: LockTableLimits(maxWaitersPerResource: maxWaitersPerResource, maxLocks: maxLocks))
-        let configuration = ServerConfiguration(host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads)
+        let persistence = dataDir.map { Persistence(directory: $0, fsync: fsync, truncateCorruption: recoverTruncate) }
+        let configuration = ServerConfiguration(
+            host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads, persistence: persistence)
         let group = ServiceGroup(
             services: [LockServerService(configuration: configuration, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -114,3 +125,4 @@ struct RDLMDaemon: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension FsyncMode: ExpressibleByArgument {}

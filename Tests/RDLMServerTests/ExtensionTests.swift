@@ -139,11 +139,11 @@ extension ServerTests {
         @Test("a refreshed lock outlives its original lifetime")
         func refreshedOutlives() async throws {
             try await withServer { server in
-                let path = try await server.acquireLock("foo", lifetime: 1)
                 let start = ContinuousClock.now
+                let path = try await server.acquireLock("foo", lifetime: 2)
                 #expect(try await server.request(.PATCH, path, body: #"{"lifetime": 30}"#).status == 200)
-                try #require(seconds(since: start) < 1, "the refresh came too late to prove anything")
-                try await Task.sleep(for: .milliseconds(1_500))
+                try #require(seconds(since: start) < 2, "the refresh came too late to prove anything")
+                try await Task.sleep(until: start + .milliseconds(2_500))
                 #expect(try await server.request(.GET, path).status == 200)
                 #expect(try await server.acquire("foo", wait: 0).status == 408)
             }
@@ -170,7 +170,7 @@ extension ServerTests {
                 let start = ContinuousClock.now
                 let response = try await server.acquire("foo", wait: 0)
                 #expect(response.status == 408)
-                #expect(seconds(since: start) < 2)
+                #expect(seconds(since: start) < 5)
                 #expect(server.service.lockCount == 1)
             }
         }
@@ -183,16 +183,25 @@ extension ServerTests {
             }
         }
 
-        @Test("a lifetime of 0.3 s expires on time and hands the lock to the waiter well before 1 s")
+        @Test("a fractional lifetime expires on its deadline and the queued waiter holds from that very instant")
         func fractionalLifetime() async throws {
             try await withServer { server in
                 let start = ContinuousClock.now
-                _ = try await server.acquireLock("foo", lifetime: 0.3)
-                let answer = try await server.acquire("foo", wait: 10)
+                // The 201 itself carries the lock when JSON is asked for: no race with its expiry.
+                let holder = try await server.request(.POST, "/locks/foo", headers: [("Accept", "application/json")], body: lockBody(lifetime: 1.5))
+                #expect(holder.status == 201)
+                let holderExpires = try holder.json()["active_expires"] as? String
+                let waiter = try await server.park("foo", wait: 20)
+                let answer = try await waiter.response.get()
                 let elapsed = seconds(since: start)
                 #expect(answer.status == 201)
-                #expect(elapsed >= 0.3, "granted after \(elapsed) s")
-                #expect(elapsed < 1, "granted after \(elapsed) s")
+                #expect(elapsed >= 1.5, "granted after \(elapsed) s")
+                // Timing under load is the benchmarks' business; what a test can pin exactly is
+                // that the handover happens at the expiry instant, not at some later sweep.
+                let granted = try await server.request(.GET, try lockPath(answer)).json()
+                #expect(holderExpires != nil)
+                #expect(granted["active_since"] as? String == holderExpires)
+                await waiter.connection.close()
             }
         }
 

@@ -12,19 +12,38 @@ public struct ServerConfiguration: Sendable {
     public var limits: RequestLimits
     /// Event-loop threads; defaults to one per core.
     public var threads: Int
+    /// Where locks are kept across restarts; `nil` keeps them in memory only.
+    public var persistence: Persistence?
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 8888,
         adminAuthentication: AdminAuthentication = .open,
         limits: RequestLimits = RequestLimits(),
-        threads: Int = System.coreCount
+        threads: Int = System.coreCount,
+        persistence: Persistence? = nil
     ) {
         self.host = host
         self.port = port
         self.adminAuthentication = adminAuthentication
         self.limits = limits
         self.threads = threads
+        self.persistence = persistence
+    }
+}
+
+/// `--data-dir` and its companions.
+public struct Persistence: Sendable, Equatable {
+    /// The directory of the journal and snapshots (created if missing).
+    public var directory: String
+    public var fsync: FsyncMode
+    /// Start even when a journal is corrupt in the middle, keeping what precedes the damage.
+    public var truncateCorruption: Bool
+
+    public init(directory: String, fsync: FsyncMode = .batch, truncateCorruption: Bool = false) {
+        self.directory = directory
+        self.fsync = fsync
+        self.truncateCorruption = truncateCorruption
     }
 }
 

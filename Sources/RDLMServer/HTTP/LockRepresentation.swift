@@ -6,23 +6,63 @@ import Musl
 import Darwin
 #endif
 import RDLMCore
+import Synchronization
 
-/// Converts monotonic instants to wall-clock text for people, at the moment of answering.
+/// Converts monotonic instants to wall-clock times for people and for the journal.
+///
+/// The offset between the two clocks is sampled once and kept, so one instant always
+/// shows as the same timestamp (two samples differ by the time between their two clock
+/// reads). It is sampled again at most once a second, and replaced only when the wall
+/// clock has really moved (by more than a millisecond), as after an NTP step.
 struct WallClock {
     private let wallNanoseconds: Int64
     private let reference: ContinuousClock.Instant
 
-    init() {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        reference = .now
-        wallNanoseconds = Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    private struct Calibration {
+        var reference: ContinuousClock.Instant
+        var wallNanoseconds: Int64
+        var checked: ContinuousClock.Instant
     }
 
-    /// ISO 8601 in UTC with microseconds, `2013-01-22T23:01:16.771799Z`: the original's
-    /// format (clients parse the first 19 characters) plus the zone designator.
+    private static let calibration = Mutex(sample())
+
+    init() {
+        let now = ContinuousClock.now
+        let current = Self.calibration.withLock { calibration -> Calibration in
+            if now - calibration.checked >= .seconds(1) {
+                let fresh = Self.sample()
+                let predicted = calibration.wallNanoseconds + (fresh.reference - calibration.reference).nanoseconds
+                if abs(fresh.wallNanoseconds - predicted) > 1_000_000 {
+                    calibration = fresh
+                } else {
+                    calibration.checked = fresh.checked
+                }
+            }
+            return calibration
+        }
+        reference = current.reference
+        wallNanoseconds = current.wallNanoseconds
+    }
+
+    private static func sample() -> Calibration {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let now = ContinuousClock.now
+        return Calibration(reference: now, wallNanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec), checked: now)
+    }
+
+    /// Wall-clock nanoseconds since the Unix epoch of a monotonic instant.
+    func nanoseconds(_ instant: ContinuousClock.Instant) -> Int64 {
+        wallNanoseconds + (instant - reference).nanoseconds
+    }
+
+    /// The monotonic instant of a wall-clock time (nanoseconds since the Unix epoch).
+    func instant(_ nanoseconds: Int64) -> ContinuousClock.Instant {
+        reference + .nanoseconds(nanoseconds - wallNanoseconds)
+    }
+
     func timestamp(_ instant: ContinuousClock.Instant) -> String {
-        let nanoseconds = wallNanoseconds + (instant - reference).nanoseconds
+        let nanoseconds = nanoseconds(instant)
         var wholeSeconds = time_t(nanoseconds / 1_000_000_000)
         var microseconds = Int((nanoseconds % 1_000_000_000) / 1_000)
         if microseconds < 0 {

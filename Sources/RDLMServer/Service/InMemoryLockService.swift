@@ -3,12 +3,17 @@ import NIOCore
 import RDLMCore
 import Synchronization
 
-/// The lock table in this process's memory, behind one mutex.
+/// The lock table in this process's memory, behind one mutex, optionally journaled.
 ///
 /// Every operation takes the mutex, lets the table decide, collects what the decision means
 /// for parked requests, and completes their promises after letting go of the mutex. One
 /// event-loop timer, always set for the table's earliest deadline, makes expiries and wait
 /// timeouts fire on time rather than on the next request or a periodic sweep.
+///
+/// With a journal, the changes an operation made are queued to it under the same mutex (so
+/// the journal's order is the table's), and every answer that operation produced, to its
+/// caller or to parked waiters, goes out only once those changes, and all before them,
+/// are on disk.
 public final class InMemoryLockService: LockService {
     private struct State {
         var table: LockTable
@@ -23,14 +28,27 @@ public final class InMemoryLockService: LockService {
     private let state: Mutex<State>
     private let timerLoop: any EventLoop
     private let logger: Logger
+    private let journal: Journal?
 
     /// - Parameters:
     ///   - timerLoop: the event loop that runs the deadline timer.
     ///   - lastFencingToken: tokens start after this one (see `FencingSeed`).
-    public init(limits: LockTableLimits, lastFencingToken: FencingToken, timerLoop: any EventLoop, logger: Logger) {
-        self.state = Mutex(State(table: LockTable(limits: limits, lastFencingToken: lastFencingToken)))
+    ///   - holders: locks to start with, restored from `journal`'s directory.
+    init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, timerLoop: any EventLoop, logger: Logger) {
+        let table = LockTable(limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil, holders: holders)
+        self.state = Mutex(State(table: table))
         self.timerLoop = timerLoop
         self.logger = logger
+        self.journal = journal
+        journal?.setSnapshotSource { [weak self] in
+            self?.snapshot() ?? ([], lastFencingToken)
+        }
+        state.withLock { scheduleTimer(&$0) }
+    }
+
+    /// An in-memory service, as the original RDLM was.
+    public convenience init(limits: LockTableLimits, lastFencingToken: FencingToken, timerLoop: any EventLoop, logger: Logger) {
+        self.init(limits: limits, lastFencingToken: lastFencingToken, journal: nil, timerLoop: timerLoop, logger: logger)
     }
 
     /// Locks held or waiting, for tests and metrics.
@@ -39,89 +57,95 @@ public final class InMemoryLockService: LockService {
     public var resourceCount: Int { state.withLock { $0.table.resourceCount } }
 
     public func acquire(_ request: LockRequest, on resource: String, id: LockID, eventLoop: any EventLoop) -> EventLoopFuture<AcquireOutcome> {
-        let (outcome, future, answers) = state.withLock { state -> (AcquireOutcome?, EventLoopFuture<AcquireOutcome>?, [Answer]) in
-            guard !state.isShuttingDown else { return (.shuttingDown, nil, []) }
-            let result = state.table.acquire(request, on: resource, id: id, now: .now)
-            let outcome: AcquireOutcome?
-            var future: EventLoopFuture<AcquireOutcome>?
-            switch result {
+        var parked: EventLoopFuture<AcquireOutcome>?
+        let immediate = perform(on: eventLoop) { state -> AcquireOutcome? in
+            guard !state.isShuttingDown else { return .shuttingDown }
+            switch state.table.acquire(request, on: resource, id: id, now: .now) {
             case .granted:
-                outcome = state.table.lock(id, on: resource).map { .granted($0) } ?? .waitTimedOut
+                return state.table.lock(id, on: resource).map { .granted($0) } ?? .waitTimedOut
             case .queued:
                 let promise = eventLoop.makePromise(of: AcquireOutcome.self)
                 state.parked[id] = promise
-                future = promise.futureResult
-                outcome = nil
+                parked = promise.futureResult
+                return nil
             case .refused(.wouldWait):
-                outcome = .waitTimedOut
+                return .waitTimedOut
             case .refused(let refusal):
-                outcome = .refused(refusal)
+                return .refused(refusal)
             }
-            let answers = self.settle(&state)
-            return (outcome, future, answers)
         }
-        deliver(answers)
-        if let outcome {
+        if let parked {
+            logger.debug("acquire queued", metadata: ["resource": "\(resource)", "lock": "\(id)"])
+            return parked
+        }
+        return immediate.map { [logger] outcome in
+            let outcome = outcome ?? .waitTimedOut
             logger.debug("acquire", metadata: ["resource": "\(resource)", "lock": "\(id)", "outcome": "\(outcome.logDescription)"])
-            return eventLoop.makeSucceededFuture(outcome)
+            return outcome
         }
-        logger.debug("acquire queued", metadata: ["resource": "\(resource)", "lock": "\(id)"])
-        return future!
     }
 
     public func abandon(_ id: LockID) {
-        let answers = state.withLock { state -> [Answer] in
-            guard let promise = state.parked.removeValue(forKey: id) else { return [] }
+        let (found, answers) = state.withLock { state -> (Bool, [Answer]) in
+            guard let promise = state.parked.removeValue(forKey: id) else { return (false, []) }
             state.table.abandon(id, now: .now)
-            return [Answer(promise: promise, outcome: .abandoned)] + self.settle(&state)
+            return (true, [Answer(promise: promise, outcome: .abandoned)] + self.settle(&state))
         }
-        if !answers.isEmpty { logger.debug("waiter left", metadata: ["lock": "\(id)"]) }
+        guard found else { return }
+        logger.debug("waiter left", metadata: ["lock": "\(id)"])
         deliver(answers)
     }
 
     public func release(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
-        let released = mutate { $0.release(id, on: resource, now: .now) }
-        if released { logger.debug("released", metadata: ["resource": "\(resource)", "lock": "\(id)"]) }
-        return eventLoop.makeSucceededFuture(released)
+        perform(on: eventLoop) { [logger] state in
+            let released = state.table.release(id, on: resource, now: .now)
+            if released { logger.debug("released", metadata: ["resource": "\(resource)", "lock": "\(id)"]) }
+            return released
+        }
     }
 
     public func refresh(_ id: LockID, on resource: String, lifetime: Duration?, eventLoop: any EventLoop) -> EventLoopFuture<LockTable.RefreshResult> {
-        let result = mutate { $0.refresh(id, on: resource, lifetime: lifetime, now: .now) }
-        if case .refreshed = result { logger.debug("refreshed", metadata: ["resource": "\(resource)", "lock": "\(id)"]) }
-        return eventLoop.makeSucceededFuture(result)
+        perform(on: eventLoop) { [logger] state in
+            let result = state.table.refresh(id, on: resource, lifetime: lifetime, now: .now)
+            if case .refreshed = result { logger.debug("refreshed", metadata: ["resource": "\(resource)", "lock": "\(id)"]) }
+            return result
+        }
     }
 
     public func lock(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<LockInfo?> {
-        eventLoop.makeSucceededFuture(mutate { table in
-            table.advance(to: .now)
-            return table.lock(id, on: resource)
-        })
+        perform(on: eventLoop) { state in
+            state.table.advance(to: .now)
+            return state.table.lock(id, on: resource)
+        }
     }
 
     public func resourceNames(eventLoop: any EventLoop) -> EventLoopFuture<[String]> {
-        eventLoop.makeSucceededFuture(mutate { table in
-            table.advance(to: .now)
-            return table.resourceNames
-        })
+        perform(on: eventLoop) { state in
+            state.table.advance(to: .now)
+            return state.table.resourceNames
+        }
     }
 
     public func locks(on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<[LockInfo]> {
-        eventLoop.makeSucceededFuture(mutate { table in
-            table.advance(to: .now)
-            return table.locks(on: resource)
-        })
+        perform(on: eventLoop) { state in
+            state.table.advance(to: .now)
+            return state.table.locks(on: resource)
+        }
     }
 
     public func deleteResource(_ resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
-        let deleted = mutate { $0.deleteResource(resource, now: .now) }
-        if deleted { logger.debug("resource deleted by admin", metadata: ["resource": "\(resource)"]) }
-        return eventLoop.makeSucceededFuture(deleted)
+        perform(on: eventLoop) { [logger] state in
+            let deleted = state.table.deleteResource(resource, now: .now)
+            if deleted { logger.debug("resource deleted by admin", metadata: ["resource": "\(resource)"]) }
+            return deleted
+        }
     }
 
     public func deleteAll(eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        mutate { $0.deleteAll(now: .now) }
-        logger.debug("all resources deleted by admin")
-        return eventLoop.makeSucceededVoidFuture()
+        perform(on: eventLoop) { [logger] state in
+            state.table.deleteAll(now: .now)
+            logger.debug("all resources deleted by admin")
+        }
     }
 
     public func shutdown() {
@@ -140,19 +164,58 @@ public final class InMemoryLockService: LockService {
     // MARK: Internals
 
     /// A parked request's answer, completed once the mutex is released.
-    private struct Answer {
+    private struct Answer: Sendable {
         var promise: EventLoopPromise<AcquireOutcome>
         var outcome: AcquireOutcome
     }
 
-    /// Runs a table operation under the mutex and answers whoever it affected.
-    private func mutate<Result: Sendable>(_ body: (inout LockTable) -> Result) -> Result {
-        let (result, answers) = state.withLock { state -> (Result, [Answer]) in
-            let result = body(&state.table)
-            return (result, self.settle(&state))
+    /// Runs `body` under the mutex, then answers its caller and whoever else it affected,
+    /// once its changes are durable (at once without a journal).
+    private func perform<Result: Sendable>(on eventLoop: any EventLoop, _ body: (inout State) -> Result) -> EventLoopFuture<Result> {
+        guard journal != nil else {
+            let (result, answers) = state.withLock { state in
+                let result = body(&state)
+                return (result, self.settle(&state))
+            }
+            deliver(answers)
+            return eventLoop.makeSucceededFuture(result)
         }
-        deliver(answers)
-        return result
+        let promise = eventLoop.makePromise(of: Result.self)
+        let answerNow = state.withLock { state -> (@Sendable () -> Void)? in
+            let result = body(&state)
+            return self.commit(&state, answers: self.settle(&state)) { error in
+                if let error { promise.fail(error) } else { promise.succeed(result) }
+            }
+        }
+        answerNow?()
+        return promise.futureResult
+    }
+
+    /// Queues the table's changes to the journal with the answers that depend on them.
+    /// Called under the mutex. Returns the answering to run at once, after the mutex is
+    /// let go, when nothing needs to reach the disk first.
+    private func commit(_ state: inout State, answers: [Answer], also: @escaping @Sendable ((any Error)?) -> Void = { _ in }) -> (@Sendable () -> Void)? {
+        let completion: @Sendable ((any Error)?) -> Void = { [self] error in
+            also(error)
+            if let error {
+                for answer in answers { answer.promise.fail(error) }
+            } else {
+                deliver(answers)
+            }
+        }
+        guard let journal else { return { completion(nil) } }
+        let wall = WallClock()
+        let records = state.table.takeChanges().map { JournalRecord($0, wall: wall) }
+        if journal.append(records, completion: completion) { return nil }
+        return { completion(nil) }
+    }
+
+    /// Every holder, for the journal's compaction, taken under the mutex.
+    private func snapshot() -> (holders: [JournalRecord.StoredLock], lastFencingToken: FencingToken) {
+        state.withLock { state in
+            let wall = WallClock()
+            return (state.table.holders.map { JournalRecord.StoredLock($0, wall: wall) }, state.table.lastFencingToken)
+        }
     }
 
     /// Turns the table's events into answers for parked requests, logs them, and makes
@@ -204,15 +267,15 @@ public final class InMemoryLockService: LockService {
     }
 
     private func timerFired(for deadline: ContinuousClock.Instant) {
-        let answers = state.withLock { state -> [Answer] in
+        let answerNow = state.withLock { state -> (@Sendable () -> Void)? in
             if state.timerDeadline == deadline {
                 state.timerDeadline = nil
                 state.timer = nil
             }
             state.table.advance(to: .now)
-            return self.settle(&state)
+            return self.commit(&state, answers: self.settle(&state))
         }
-        deliver(answers)
+        answerNow?()
     }
 }
 
