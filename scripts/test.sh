@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift test suites, then the original RDLM's Python client, the
-# README's curl tour, the C and shell clients and the examples against live daemons, then a
-# graceful-shutdown check.
+# README's curl tour, the C and shell clients and the examples against live daemons, a
+# kill -9 durability test, then a graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +74,9 @@ bash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open_port"
 echo "==> examples: the C counter, exact with the lock; the shell cron job, never overlapping" >&2
 Examples/c/run.sh "http://127.0.0.1:$open_port"
 Examples/shell/run.sh "http://127.0.0.1:$open_port"
+
+echo "==> durability: rdlmd --data-dir killed with SIGKILL 20 times loses nothing it acknowledged" >&2
+RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/durability/test_crash.py
 
 echo "==> graceful shutdown: a parked waiter gets 503 and rdlmd exits within 2 s" >&2
 curl -s -o /dev/null -X POST -d '{"title": "holder", "lifetime": 60, "wait": 0}' "http://127.0.0.1:$open_port/locks/shutdown"
