@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "RDLMCore", targets: ["RDLMCore"]),
         .library(name: "RDLMServer", targets: ["RDLMServer"]),
         .executable(name: "rdlmd", targets: ["rdlmd"]),
+        .library(name: "RDLMClient", targets: ["RDLMClient"]),
+        .executable(name: "rdlm-client-bench", targets: ["rdlm-client-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -52,6 +54,33 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // libcurl, with typed shims for its variadic setopt/getinfo calls.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        // The Swift client: async/await over one curl multi handle on its own thread.
+        .target(name: "RDLMClient", dependencies: ["CCurl"]),
+        // Drives concurrent acquire/release cycles through RDLMClient and reports latencies.
+        .executableTarget(
+            name: "rdlm-client-bench",
+            dependencies: [
+                "RDLMClient",
+                "RDLMServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md", "wrk-cycles.lua", "wrk-acquire.lua"]
+        ),
+        .testTarget(
+            name: "RDLMClientTests",
+            dependencies: [
+                "RDLMClient",
+                "RDLMServer",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

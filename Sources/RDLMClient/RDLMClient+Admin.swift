@@ -1,0 +1,47 @@
+import Foundation
+
+/// The administrative requests. The server may leave them open, refuse them
+/// (``RDLMError/forbidden``) or ask for the configured
+/// ``RDLMClient/Configuration/adminCredentials`` (``RDLMError/unauthorized``).
+extension RDLMClient {
+    /// The names of the resources that have locks, held or waiting, sorted.
+    public func resources() async throws -> [String] {
+        let request = makeRequest(.get, base + "/resources", admin: true)
+        let response = try await transport.execute(request)
+        guard response.status == 200 else { throw failure(response, request) }
+        let document = try ResponseBody.decode(ResourcesDocument.self, from: response, request: request)
+        return (document.embedded?.resources ?? []).map(\.name)
+    }
+
+    /// The locks on `resource`: the holders first, then the waiters in the order they will
+    /// be served. Empty when the resource has no locks.
+    /// - Parameter resource: the resource's name.
+    public func locks(on resource: String) async throws -> [LockDetails] {
+        try Self.validate(resource: resource)
+        let request = makeRequest(.get, base + "/resources/" + resource, admin: true)
+        let response = try await transport.execute(request)
+        guard response.status == 200 else { throw failure(response, request) }
+        let document = try ResponseBody.decode(ResourceDocument.self, from: response, request: request)
+        return (document.embedded?.locks ?? []).compactMap { lock in
+            lock.details(resource: resource, baseURL: base, fallbackURL: URL(string: "\(base)/locks/\(resource)/\(lock.uid)"))
+        }
+    }
+
+    /// Deletes every lock on `resource`: the holder loses it (its refreshes and release
+    /// find it gone) and every waiter is answered ``RDLMError/deleted``.
+    /// - Parameter resource: the resource's name.
+    /// - Throws: ``RDLMError/notFound`` when the resource had no locks.
+    public func deleteResource(_ resource: String) async throws {
+        try Self.validate(resource: resource)
+        let request = makeRequest(.delete, base + "/resources/" + resource, admin: true)
+        let response = try await transport.execute(request)
+        guard response.status == 204 || response.status == 200 else { throw failure(response, request) }
+    }
+
+    /// Deletes every lock on every resource; waiters are answered ``RDLMError/deleted``.
+    public func deleteAll() async throws {
+        let request = makeRequest(.delete, base + "/resources", admin: true)
+        let response = try await transport.execute(request)
+        guard response.status == 204 || response.status == 200 else { throw failure(response, request) }
+    }
+}

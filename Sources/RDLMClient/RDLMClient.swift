@@ -1,0 +1,214 @@
+import Foundation
+
+/// A client of `rdlmd`, the RESTful distributed lock manager.
+///
+/// One client carries any number of concurrent requests, blocked acquires included, over
+/// one libcurl multi handle driven by a thread of its own; connections are kept open and
+/// reused. Share one client across a program. Shut it down when done, or use
+/// ``withClient(configuration:isolation:_:)``, which does so:
+///
+/// ```swift
+/// try await RDLMClient.withClient(configuration: .init(baseURL: URL(string: "http://127.0.0.1:8888")!)) { client in
+///     try await client.withLock("backup", lifetime: .seconds(60)) { lock in
+///         try await runBackup(fencingToken: lock.fencingToken)
+///     }
+/// }
+/// ```
+public final class RDLMClient: Sendable {
+    /// This library's version, part of the default title.
+    public static let version = "0.1.0"
+
+    /// The settings this client was made with.
+    public let configuration: Configuration
+    let transport: CurlTransport
+    /// The base URL as text, without a trailing slash.
+    let base: String
+
+    /// Starts a client (and its curl thread).
+    /// - Parameter configuration: the daemon's address and the request defaults.
+    /// - Throws: ``RDLMError/transport`` when libcurl cannot be initialised or the process
+    ///   has no file descriptor left for the client's wake-up pipe.
+    public init(configuration: Configuration = Configuration()) throws {
+        self.configuration = configuration
+        var base = configuration.baseURL.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        self.base = base
+        transport = try CurlTransport(maximumConnections: configuration.maximumConnections)
+    }
+
+    /// Stops the curl thread without waiting. Releases queued by ``OwnedLock`` still get a
+    /// short grace period to go out.
+    deinit {
+        transport.stop()
+    }
+
+    /// Makes a client, runs `body` with it, and shuts the client down whether `body`
+    /// returns or throws.
+    /// - Parameters:
+    ///   - configuration: the daemon's address and the request defaults.
+    ///   - isolation: the caller's actor, where `body` runs.
+    ///   - body: what to do with the client.
+    /// - Returns: what `body` returns.
+    public static func withClient<Result>(
+        configuration: Configuration = Configuration(),
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: (RDLMClient) async throws -> sending Result
+    ) async throws -> sending Result {
+        let client = try RDLMClient(configuration: configuration)
+        let result: Result
+        do {
+            result = try await body(client)
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+        await client.shutdown()
+        return result
+    }
+
+    /// A task executor that runs tasks on this client's own curl thread.
+    ///
+    /// A task that prefers it (`Task(executorPreference: client.taskExecutor) { … }` or
+    /// `withTaskExecutorPreference(client.taskExecutor) { … }`) is resumed by each answer
+    /// right on the thread that read it, and its next request is queued there without
+    /// waking another thread: about two thread switches fewer per request, which matters
+    /// for tight acquire/release loops. While such a task runs, no other request of this
+    /// client makes progress, so never block or compute for long on it. After shutdown,
+    /// its tasks move to the global concurrent executor.
+    public var taskExecutor: any TaskExecutor { transport }
+
+    /// Stops the client: requests still in flight fail with ``RDLMError/clientShutdown``,
+    /// releases sent by ``OwnedLock`` without waiting get up to a second to finish, and
+    /// every connection is closed. Later requests fail with ``RDLMError/clientShutdown``.
+    public func shutdown() async {
+        await transport.shutdown()
+    }
+
+    // MARK: Locks
+
+    /// Acquires a lock on `resource`, waiting up to `wait` for it.
+    ///
+    /// Cancelling the task while the request waits withdraws it: the connection is closed
+    /// and the server drops the waiter, and this throws `CancellationError`.
+    /// - Parameters:
+    ///   - resource: the resource's name, ASCII letters and digits.
+    ///   - lifetime: the lease; the server releases the lock after it unless refreshed.
+    ///   - wait: how long to wait for the lock; zero gives up at once if it is held.
+    ///   - mode: exclusive (the default) or shared.
+    ///   - title: what the server shows for this lock; the configured default if nil.
+    /// - Returns: the granted lock.
+    /// - Throws: ``RDLMError/waitTimeout`` when the wait ran out, ``RDLMError/deleted`` when
+    ///   an admin deleted the waiting request, other `RDLMError`s, or `CancellationError`.
+    public func acquire(
+        _ resource: String, lifetime: Duration? = nil, wait: Duration? = nil,
+        mode: LockMode = .exclusive, title: String? = nil
+    ) async throws -> Lock {
+        try Self.validate(resource: resource)
+        let lifetime = lifetime ?? configuration.defaultLifetime
+        let wait = wait ?? configuration.defaultWait
+        let title = title ?? configuration.defaultTitle
+        let request = makeRequest(
+            .post, base + "/locks/" + resource, admin: false,
+            body: RequestBody.acquire(title: title, lifetime: lifetime, wait: wait, mode: mode),
+            timeout: wait + configuration.requestTimeout)
+        let response = try await transport.execute(request)
+        let receivedAt = ContinuousClock.now
+        guard response.status == 201 else { throw failure(response, request, acquiring: true) }
+        guard let location = response.header("location"),
+              let url = URL(string: location.hasPrefix("/") ? base + location : location) else {
+            throw RDLMError.unexpectedResponse("201 Created without a Location header", status: 201, request: request.summary)
+        }
+        var token = response.header("rdlm-fencing-token").flatMap { UInt64($0) }
+        if token == nil, response.header("content-type")?.contains("json") == true {
+            token = (try? JSONDecoder().decode(LockDocument.self, from: Data(response.body)))?.fencingToken
+        }
+        return Lock(
+            url: url, resource: resource, uid: url.lastPathComponent, fencingToken: token,
+            expiry: receivedAt + lifetime, lifetime: lifetime, mode: mode, title: title)
+    }
+
+    /// Releases a lock (or withdraws a waiting request).
+    ///
+    /// Release is clean-up, so task cancellation does not interrupt it: the request goes
+    /// out and is answered within the request timeout even from a cancelled task.
+    /// - Parameter lock: the lock to release.
+    /// - Throws: ``RDLMError/notFound`` when the lock was already gone (released, expired
+    ///   or deleted), or another `RDLMError`.
+    public func release(_ lock: Lock) async throws {
+        let request = makeRequest(.delete, lock.url.absoluteString, admin: false)
+        let response = try await transport.execute(request, cancellable: false)
+        guard response.status == 204 || response.status == 200 else { throw failure(response, request) }
+    }
+
+    /// Renews a held lock's lease: it now expires `lifetime` from now. A lock that is gone
+    /// is never re-acquired.
+    /// - Parameters:
+    ///   - lock: the lock to renew.
+    ///   - lifetime: the new lease; the lock's own lifetime if nil.
+    /// - Returns: the lock with its new ``Lock/expiry``.
+    /// - Throws: ``RDLMError/notFound`` when the lock is gone, or another `RDLMError`.
+    public func refresh(_ lock: Lock, lifetime: Duration? = nil) async throws -> Lock {
+        try await refresh(lock, lifetime: lifetime, timeout: configuration.requestTimeout)
+    }
+
+    func refresh(_ lock: Lock, lifetime: Duration?, timeout: Duration) async throws -> Lock {
+        let lifetime = lifetime ?? lock.lifetime
+        let request = makeRequest(.patch, lock.url.absoluteString, admin: false, body: RequestBody.refresh(lifetime: lifetime), timeout: timeout)
+        let sentAt = ContinuousClock.now
+        let response = try await transport.execute(request)
+        guard response.status == 200 else { throw failure(response, request) }
+        // Measured from the request, not the answer: the server restarted the lease in
+        // between, so this errs early.
+        return lock.renewed(lifetime: lifetime, expiry: sentAt + lifetime)
+    }
+
+    /// Describes the lock at `url`: held or waiting, since when, until when.
+    /// - Parameter url: a lock's URL, as in ``Lock/url``.
+    /// - Throws: ``RDLMError/notFound`` when there is no such lock, or another `RDLMError`.
+    public func lock(at url: URL) async throws -> LockDetails {
+        let request = makeRequest(.get, url.absoluteString, admin: false)
+        let response = try await transport.execute(request)
+        guard response.status == 200 else { throw failure(response, request) }
+        let document = try ResponseBody.decode(LockDocument.self, from: response, request: request)
+        let components = url.pathComponents
+        let resource = components.count >= 2 ? components[components.count - 2] : ""
+        guard let details = document.details(resource: resource, baseURL: base, fallbackURL: url) else {
+            throw RDLMError.unexpectedResponse("the lock document has no URL", status: response.status, request: request.summary)
+        }
+        return details
+    }
+
+    /// Queues the release of `lock` and returns at once, without an answer: for `deinit`s,
+    /// which cannot wait.
+    func releaseWithoutWaiting(_ lock: Lock) {
+        transport.send(makeRequest(.delete, lock.url.absoluteString, admin: false))
+    }
+
+    // MARK: Requests
+
+    func makeRequest(
+        _ method: HTTPRequest.Method, _ url: String, admin: Bool, body: [UInt8]? = nil, timeout: Duration? = nil
+    ) -> HTTPRequest {
+        var headers = ["Accept: application/json"]
+        if body != nil { headers.append("Content-Type: application/json") }
+        if admin, let credentials = configuration.adminCredentials { headers.append(credentials.headerLine) }
+        return HTTPRequest(
+            method: method, url: url, headers: headers, body: body,
+            timeout: timeout ?? configuration.requestTimeout, connectTimeout: configuration.connectTimeout)
+    }
+
+    func failure(_ response: HTTPResponse, _ request: HTTPRequest, acquiring: Bool = false) -> RDLMError {
+        .status(response.status, message: ResponseBody.errorMessage(of: response), request: request.summary, acquiring: acquiring)
+    }
+
+    /// Resource names are `[a-zA-Z0-9]+` on the wire: refuse others here, with a clearer
+    /// message than the server's 404.
+    static func validate(resource: String) throws(RDLMError) {
+        guard !resource.isEmpty, resource.utf8.allSatisfy({ byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }) else {
+            throw .badRequest("invalid resource name '\(resource)': use one or more ASCII letters and digits")
+        }
+    }
+}

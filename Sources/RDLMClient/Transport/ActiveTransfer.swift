@@ -1,0 +1,126 @@
+import CCurl
+
+/// One request on the curl thread: its easy handle's settings and the answer being
+/// collected. Its address is the userdata of curl's header and body callbacks, which run
+/// on the curl thread inside `curl_multi_perform`; `CurlSession` keeps it alive until the
+/// easy handle is removed.
+final class ActiveTransfer {
+    /// Answers larger than this are cut off as a transport error instead of filling memory.
+    static let maximumBodyBytes = 64 << 20
+
+    let id: UInt64
+    let request: HTTPRequest
+    let pending: PendingResponse?
+    let easy: UnsafeMutableRawPointer
+    private(set) var headers: [String: String] = [:]
+    private(set) var body: [UInt8] = []
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+
+    init(_ transfer: Transfer, easy: UnsafeMutableRawPointer) {
+        id = transfer.id
+        request = transfer.request
+        pending = transfer.pending
+        self.easy = easy
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+    }
+
+    deinit {
+        errorBuffer.deallocate()
+    }
+
+    /// Sets every option of the request on the (fresh or reset) easy handle.
+    func configure() {
+        rdlm_curl_easy_setopt_string(easy, CURLOPT_URL, request.url)
+        rdlm_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+        rdlm_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+        rdlm_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, request.timeout.roundedUpMilliseconds)
+        rdlm_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.roundedUpMilliseconds)
+        // A parked waiter's connection is idle for as long as it waits: let TCP notice a
+        // peer that vanished.
+        rdlm_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+        rdlm_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
+
+        // An empty "Expect:" stops curl from asking for 100-continue before a body.
+        for line in request.headers + ["Expect:"] {
+            headerList = curl_slist_append(headerList, line)
+        }
+        rdlm_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)
+
+        switch request.method {
+        case .get:
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        case .delete:
+            rdlm_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, "DELETE")
+        case .post, .patch:
+            if request.method == .patch {
+                rdlm_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, "PATCH")
+            }
+            let body = request.body ?? []
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_POSTFIELDSIZE, body.count)
+            // COPYPOSTFIELDS copies the bytes, so the array need not outlive this call.
+            _ = body.withUnsafeBufferPointer { bytes in
+                if let base = bytes.baseAddress, !bytes.isEmpty {
+                    rdlm_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: base))
+                } else {
+                    rdlm_curl_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, "")
+                }
+            }
+        }
+
+        let userdata = Unmanaged.passUnretained(self).toOpaque()
+        rdlm_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, userdata)
+        rdlm_curl_easy_setopt_write_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
+            let transfer = Unmanaged<ActiveTransfer>.fromOpaque(userdata!).takeUnretainedValue()
+            let length = size * count
+            transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: length))
+            return length
+        }
+        rdlm_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, userdata)
+        rdlm_curl_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
+            let transfer = Unmanaged<ActiveTransfer>.fromOpaque(userdata!).takeUnretainedValue()
+            let length = size * count
+            guard transfer.body.count + length <= ActiveTransfer.maximumBodyBytes else { return 0 }
+            transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+            return length
+        }
+    }
+
+    /// Frees the header list; called once the easy handle no longer uses it.
+    func releaseResources() {
+        curl_slist_free_all(headerList)
+        headerList = nil
+    }
+
+    /// curl's detailed message when it wrote one, else the generic text of the code.
+    func errorMessage(for code: CURLcode) -> String {
+        let detail = String(cString: errorBuffer)
+        return detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+    }
+
+    /// One header line, `Name: value\r\n`. A status line starts a new header block (after
+    /// an interim `100 Continue`, only the final block counts). Parsed as ASCII bytes: this
+    /// runs for every header of every answer, on the curl thread.
+    private func receiveHeaderLine(_ line: UnsafeRawBufferPointer) {
+        if line.starts(with: "HTTP/".utf8) {
+            headers = [:]
+            return
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = String(decoding: line[..<colon].lazy.map(Self.lowercasedASCII), as: UTF8.self)
+        var start = colon + 1
+        var end = line.endIndex
+        while start < end, Self.isSpace(line[start]) { start += 1 }
+        while end > start, Self.isSpace(line[end - 1]) { end -= 1 }
+        headers[name] = String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+    }
+
+    private static func lowercasedASCII(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n")
+    }
+}

@@ -1,0 +1,128 @@
+import CCurl
+
+/// What the curl thread owns: the transfers in flight and spare easy handles. Created,
+/// used and closed on that thread only, so it needs no lock and is not `Sendable`.
+final class CurlSession {
+    private let multi: UnsafeMutableRawPointer
+    private var transfers: [UInt64: ActiveTransfer] = [:]
+    private var transfersByHandle: [UnsafeMutableRawPointer: ActiveTransfer] = [:]
+    /// Easy handles of finished transfers, reset and ready for the next request.
+    private var spareHandles: [UnsafeMutableRawPointer] = []
+    private static let maximumSpareHandles = 64
+
+    init(multi: UnsafeMutableRawPointer) {
+        self.multi = multi
+    }
+
+    var isIdle: Bool { transfers.isEmpty }
+
+    /// Configures an easy handle for the transfer and adds it to the multi handle.
+    func start(_ transfer: Transfer) {
+        // Cancelled between being queued and now: never start it.
+        if let pending = transfer.pending, pending.isFinished { return }
+        guard let easy = spareHandles.popLast() ?? curl_easy_init() else {
+            transfer.pending?.resume(with: .failure(RDLMError.transport(
+                curlCode: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_easy_init failed", request: transfer.request.summary)))
+            return
+        }
+        let active = ActiveTransfer(transfer, easy: easy)
+        active.configure()
+        let added = curl_multi_add_handle(multi, easy)
+        guard added == CURLM_OK else {
+            let message = String(cString: curl_multi_strerror(added))
+            discard(active, reuseHandle: false)
+            transfer.pending?.resume(with: .failure(RDLMError.transport(
+                curlCode: Int(added.rawValue), message: "curl_multi_add_handle: \(message)", request: transfer.request.summary)))
+            return
+        }
+        transfers[transfer.id] = active
+        transfersByHandle[easy] = active
+    }
+
+    /// Drops a cancelled transfer. Removing an unfinished easy handle makes curl close its
+    /// connection, which is how the server learns that a parked waiter left.
+    func cancel(_ id: UInt64) {
+        guard let active = transfers[id] else { return }
+        curl_multi_remove_handle(multi, active.easy)
+        forget(active)
+        discard(active, reuseHandle: false)
+        active.pending?.resume(with: .failure(CancellationError()))
+    }
+
+    /// Tells curl that `socket` is ready (`mask`: `CURL_CSELECT_*`), or that its timer is due
+    /// (`socket` `CURL_SOCKET_TIMEOUT`), so it reads and writes what it can.
+    func socketAction(_ socket: curl_socket_t, mask: Int32) {
+        var running: Int32 = 0
+        curl_multi_socket_action(multi, socket, mask, &running)
+    }
+
+    /// Delivers every transfer that curl has finished.
+    func deliverFinished() {
+        var queued: Int32 = 0
+        while let message = curl_multi_info_read(multi, &queued) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                  let active = transfersByHandle[easy] else { continue }
+            let result = message.pointee.data.result
+            finish(active, result: result)
+        }
+    }
+
+    /// Fails every transfer that a task awaits with `clientShutdown`; transfers nobody
+    /// awaits carry on.
+    func failAwaited() {
+        for active in transfers.values where active.pending != nil {
+            curl_multi_remove_handle(multi, active.easy)
+            forget(active)
+            discard(active, reuseHandle: false)
+            active.pending?.resume(with: .failure(RDLMError.clientShutdown(request: active.request.summary)))
+        }
+    }
+
+    /// Abandons whatever is still in flight and frees every handle.
+    func close() {
+        for active in transfers.values {
+            curl_multi_remove_handle(multi, active.easy)
+            discard(active, reuseHandle: false)
+            active.pending?.resume(with: .failure(RDLMError.clientShutdown(request: active.request.summary)))
+        }
+        transfers = [:]
+        transfersByHandle = [:]
+        for easy in spareHandles { curl_easy_cleanup(easy) }
+        spareHandles = []
+    }
+
+    private func finish(_ active: ActiveTransfer, result: CURLcode) {
+        curl_multi_remove_handle(multi, active.easy)
+        forget(active)
+        let outcome: Result<HTTPResponse, any Error>
+        if result == CURLE_OK {
+            var status = 0
+            var connects = 0
+            rdlm_curl_easy_getinfo_long(active.easy, CURLINFO_RESPONSE_CODE, &status)
+            rdlm_curl_easy_getinfo_long(active.easy, CURLINFO_NUM_CONNECTS, &connects)
+            outcome = .success(HTTPResponse(status: status, headers: active.headers, body: active.body, connectionsOpened: connects))
+        } else {
+            outcome = .failure(RDLMError.transport(
+                curlCode: Int(result.rawValue), message: active.errorMessage(for: result), request: active.request.summary))
+        }
+        discard(active, reuseHandle: result == CURLE_OK)
+        active.pending?.resume(with: outcome)
+    }
+
+    private func forget(_ active: ActiveTransfer) {
+        transfers[active.id] = nil
+        transfersByHandle[active.easy] = nil
+    }
+
+    /// Frees what the transfer allocated and keeps its easy handle for the next request
+    /// when it ended cleanly.
+    private func discard(_ active: ActiveTransfer, reuseHandle: Bool) {
+        if reuseHandle && spareHandles.count < Self.maximumSpareHandles {
+            curl_easy_reset(active.easy)
+            spareHandles.append(active.easy)
+        } else {
+            curl_easy_cleanup(active.easy)
+        }
+        active.releaseResources()
+    }
+}

@@ -1,0 +1,52 @@
+/// One HTTP request as the transport sends it.
+struct HTTPRequest: Sendable {
+    enum Method: String, Sendable {
+        case get = "GET"
+        case post = "POST"
+        case patch = "PATCH"
+        case delete = "DELETE"
+    }
+
+    var method: Method
+    var url: String
+    /// Complete header lines, `Name: value`.
+    var headers: [String]
+    var body: [UInt8]?
+    /// How long the whole exchange may take, connecting included.
+    var timeout: Duration
+    var connectTimeout: Duration
+
+    /// `POST http://host/locks/name`, for error messages.
+    var summary: String { "\(method.rawValue) \(url)" }
+}
+
+/// One complete HTTP answer.
+struct HTTPResponse: Sendable {
+    var status: Int
+    /// Header values by lower-cased name; the last one wins when a name repeats.
+    var headers: [String: String]
+    var body: [UInt8]
+    /// New connections this exchange opened (curl's `CURLINFO_NUM_CONNECTS`): 0 when it
+    /// reused a kept-alive one.
+    var connectionsOpened = 0
+
+    func header(_ lowercasedName: String) -> String? {
+        headers[lowercasedName]
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up so that a short positive duration never becomes 0,
+    /// which curl reads as "no limit".
+    var roundedUpMilliseconds: Int {
+        let (seconds, attoseconds) = components
+        let milliseconds = seconds * 1_000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int(clamping: max(1, milliseconds))
+    }
+
+    /// Seconds as a floating-point number, for JSON bodies and arithmetic.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}
