@@ -86,14 +86,15 @@ public final class InMemoryLockService: LockService {
     }
 
     public func abandon(_ id: LockID) {
-        let (found, answers) = state.withLock { state -> (Bool, [Answer]) in
-            guard let promise = state.parked.removeValue(forKey: id) else { return (false, []) }
+        let answerNow = state.withLock { state -> (@Sendable () -> Void)? in
+            guard let promise = state.parked.removeValue(forKey: id) else { return nil }
             state.table.abandon(id, now: .now)
-            return (true, [Answer(promise: promise, outcome: .abandoned)] + self.settle(&state))
+            logger.debug("waiter left", metadata: ["lock": "\(id)"])
+            // Its leaving may let compatible waiters behind it in: those grants are durable
+            // before they are answered, like any other.
+            return self.commit(&state, answers: [Answer(promise: promise, outcome: .abandoned)] + self.settle(&state))
         }
-        guard found else { return }
-        logger.debug("waiter left", metadata: ["lock": "\(id)"])
-        deliver(answers)
+        answerNow?()
     }
 
     public func release(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
