@@ -84,6 +84,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Examples/swift: processes adding to a shared counter file under withLock.
+        .executableTarget(
+            name: "counter-example",
+            dependencies: ["RDLMClient"],
+            path: "Examples/swift",
+            exclude: ["README.md", "run.sh"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -64,15 +64,16 @@ grep -E 'ERROR SUMMARY|definitely lost|All heap blocks' "$work/valgrind.log" | s
 
 echo "==> shell client: shellcheck, then its tests under dash and under bash" >&2
 shell_scripts=(Clients/shell/rdlm.sh Clients/shell/test_rdlm.sh Examples/shell/nightly-report.sh
-               Examples/shell/run.sh Examples/c/run.sh)
+               Examples/shell/run.sh Examples/c/run.sh Examples/swift/run.sh)
 shellcheck -x -s sh "${shell_scripts[@]}"
 shellcheck -x -s bash Clients/shell/rdlm.sh
 echo "shellcheck: ${#shell_scripts[@]} scripts clean (as sh; rdlm.sh also as bash)"
 dash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open_port"
 bash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open_port"
 
-echo "==> examples: the C counter, exact with the lock; the shell cron job, never overlapping" >&2
+echo "==> examples: the C and Swift counters, exact with the lock; the shell cron job, never overlapping" >&2
 Examples/c/run.sh "http://127.0.0.1:$open_port"
+Examples/swift/run.sh "http://127.0.0.1:$open_port" .build/debug/counter-example
 Examples/shell/run.sh "http://127.0.0.1:$open_port"
 
 echo "==> durability: rdlmd --data-dir killed with SIGKILL 20 times loses nothing it acknowledged" >&2
