@@ -44,7 +44,7 @@ enum DataFile {
         return fd
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(StorageError) {
+    static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>, path: String) throws(StorageError) {
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -74,7 +74,7 @@ enum DataFile {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .posix("cannot create", temporary) }
         do {
-            try writeAll(fd, bytes, path: temporary)
+            try writeAll(fd, bytes[...], path: temporary)
             try sync(fd, path: temporary)
         } catch {
             close(fd)

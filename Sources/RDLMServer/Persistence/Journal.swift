@@ -10,10 +10,11 @@ import Synchronization
 
 /// When a change is on disk before its answer goes out.
 public enum FsyncMode: String, Sendable, CaseIterable {
-    /// Write and fsync as soon as there is something to write (requests that arrive during
-    /// one fsync share the next).
+    /// Every request's changes get an fsync of their own before its answer.
     case always
-    /// Like `always`, but wait up to 2 ms after the first change for more to share the fsync.
+    /// Group commit: the changes of all requests that arrived while the previous fsync ran
+    /// (a few milliseconds) are written together and share one fsync; each request is
+    /// still answered only after the fsync that covers it.
     case batch
     /// Write but never fsync: survives a crash of rdlmd, not of the machine.
     case never
@@ -29,10 +30,19 @@ final class Journal: Sendable {
     /// Every holder and the fencing counter, taken under the lock service's mutex.
     typealias SnapshotSource = @Sendable () -> (holders: [JournalRecord.StoredLock], lastFencingToken: FencingToken)
 
+    /// The changes of one request (possibly none) and the answer that waits for them.
+    private struct Commit {
+        /// Where this commit's records end in `Pending.bytes`.
+        var end: Int
+        var completion: Completion
+    }
+
     private struct Pending {
         var bytes: [UInt8] = []
-        var completions: [Completion] = []
+        var commits: [Commit] = []
         var flushScheduled = false
+        /// A flush is writing or syncing right now; a read must wait for it too.
+        var isFlushing = false
     }
 
     /// The open journal file. Touched only on `queue`, which is what makes it safe to
@@ -84,25 +94,16 @@ final class Journal: Sendable {
     ///   the caller runs it at once, after letting go of its lock.
     func append(_ records: [JournalRecord], completion: @escaping Completion) -> Bool {
         let scheduleFlush = pending.withLock { pending -> Bool? in
-            if records.isEmpty && !pending.flushScheduled { return nil }
+            // Nothing unwritten before it, and nothing to write: answer at once.
+            if records.isEmpty && !pending.flushScheduled && !pending.isFlushing { return nil }
             for record in records { JournalFraming.append(record, to: &pending.bytes) }
-            pending.completions.append(completion)
+            pending.commits.append(Commit(end: pending.bytes.count, completion: completion))
             if pending.flushScheduled { return false }
             pending.flushScheduled = true
             return true
         }
-        switch scheduleFlush {
-        case nil:
-            return false
-        case true?:
-            if mode == .batch {
-                queue.asyncAfter(deadline: .now() + .milliseconds(2)) { self.flush() }
-            } else {
-                queue.async { self.flush() }
-            }
-        case false?:
-            break
-        }
+        guard let scheduleFlush else { return false }
+        if scheduleFlush { queue.async { self.flush() } }
         return true
     }
 
@@ -117,33 +118,50 @@ final class Journal: Sendable {
     }
 
     private func flush() {
-        let (bytes, completions) = pending.withLock { pending in
+        let (bytes, commits) = pending.withLock { pending in
             defer {
                 pending.bytes = []
-                pending.completions = []
+                pending.commits = []
                 pending.flushScheduled = false
+                pending.isFlushing = true
             }
-            return (pending.bytes, pending.completions)
+            return (pending.bytes, pending.commits)
         }
+        defer { pending.withLock { $0.isFlushing = false } }
+        if mode == .always {
+            // One fsync per request's changes, in order.
+            var start = 0
+            for commit in commits {
+                let failure = write(bytes[start..<commit.end])
+                start = commit.end
+                commit.completion(failure)
+            }
+        } else {
+            let failure = write(bytes[...])
+            for commit in commits { commit.completion(failure) }
+        }
+        if writer.failure == nil && !writer.isClosed && writer.size > max(Self.minimumCompactionBytes, writer.snapshotSize) {
+            compact()
+        }
+    }
+
+    /// Appends to the journal file and syncs as the mode says; after a failure, refuses
+    /// everything (the answers become 503s) rather than guess what reached the disk.
+    private func write(_ bytes: ArraySlice<UInt8>) -> StorageError? {
         if writer.failure == nil && writer.isClosed && !bytes.isEmpty {
             writer.failure = StorageError("journal is closed")
         }
-        if writer.failure == nil && !bytes.isEmpty {
-            let path = directory.journalPath(writer.generation)
-            do {
-                try DataFile.writeAll(writer.descriptor, bytes, path: path)
-                if mode != .never { try DataFile.sync(writer.descriptor, path: path) }
-                writer.size += bytes.count
-            } catch {
-                logger.critical("journal write failed; refusing changes from now on", metadata: ["error": "\(error)"])
-                writer.failure = error
-            }
+        guard writer.failure == nil, !bytes.isEmpty else { return writer.failure }
+        let path = directory.journalPath(writer.generation)
+        do {
+            try DataFile.writeAll(writer.descriptor, bytes, path: path)
+            if mode != .never { try DataFile.sync(writer.descriptor, path: path) }
+            writer.size += bytes.count
+        } catch {
+            logger.critical("journal write failed; refusing changes from now on", metadata: ["error": "\(error)"])
+            writer.failure = error
         }
-        let failure = writer.failure
-        for completion in completions { completion(failure) }
-        if failure == nil && !writer.isClosed && writer.size > max(Self.minimumCompactionBytes, writer.snapshotSize) {
-            compact()
-        }
+        return writer.failure
     }
 
     /// Starts a new generation from a snapshot of the current holders. Changes appended
