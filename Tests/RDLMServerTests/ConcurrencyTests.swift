@@ -76,10 +76,14 @@ extension ServerTests {
         @Test("expired and timed-out locks leave no resource behind")
         func deadlinesForgetResources() async throws {
             try await withServer { server in
-                _ = try await server.acquireLock("foo", lifetime: 1)
+                // The holder outlives any stall of a loaded machine, so the waiter surely times out.
+                let holder = try await server.acquireLock("foo", lifetime: 60)
                 let waiter = try await server.acquire("foo", lifetime: 0.2, wait: 0.05)
                 #expect(waiter.status == 408, "\(waiter)")
-                try await eventually("the lock expires") { server.service.lockCount == 0 }
+                _ = try await server.acquireLock("bar", lifetime: 0.2)
+                try await eventually("the short lock expires") { server.service.lockCount == 1 }
+                #expect(try await server.request(.DELETE, holder).status == 204)
+                #expect(server.service.lockCount == 0)
                 #expect(server.service.resourceCount == 0)
             }
         }
