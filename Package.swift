@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "rdlmd", targets: ["rdlmd"]),
         .library(name: "RDLMClient", targets: ["RDLMClient"]),
         .executable(name: "rdlm-client-bench", targets: ["rdlm-client-bench"]),
+        .executable(name: "rdlm", targets: ["rdlm"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // The lock table: pure Swift, no I/O, no clock of its own.
@@ -75,6 +77,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["README.md", "wrk-cycles.lua", "wrk-acquire.lua"]
+        ),
+        // The command-line client: scripting, a command under a lock, admin listing, a benchmark.
+        .executableTarget(
+            name: "rdlm",
+            dependencies: [
+                "RDLMClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
         ),
         .testTarget(
             name: "RDLMClientTests",

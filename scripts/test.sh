@@ -76,6 +76,9 @@ Examples/c/run.sh "http://127.0.0.1:$open_port"
 Examples/swift/run.sh "http://127.0.0.1:$open_port" .build/debug/counter-example
 Examples/shell/run.sh "http://127.0.0.1:$open_port"
 
+echo "==> rdlm, the command-line client: every command, exec's signals and lock loss, bench" >&2
+RDLM=.build/debug/rdlm RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/cli
+
 echo "==> durability: rdlmd --data-dir killed with SIGKILL 20 times loses nothing it acknowledged" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/durability/test_crash.py
 

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import RDLMClient
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `rdlm`: the command-line client of `rdlmd`.
+struct RDLMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rdlm",
+        abstract: "The command-line client of rdlmd, the RESTful distributed lock manager.",
+        discussion: """
+            The server is --server, else $RDLM_SERVER, else http://127.0.0.1:8888. Errors are \
+            one line on stderr.
+
+            Exit statuses (the shell client's RDLM_EX_* numbers):
+              0    success (exec: the command's own status, 128+N if killed by signal N)
+              100  the wait for the lock ran out: it is held elsewhere
+              101  an admin deleted the request while it waited
+              102  no answer from the server (refused, unresolved, timed out)
+              103  bad arguments, or the server refused them (400, 413)
+              104  no such lock (released, expired, deleted), or no locks to delete
+              105  server error (5xx, e.g. 503 when full or shutting down)
+              106  an answer the protocol does not allow
+              107  exec: the lock was lost while the command ran; it was stopped
+              108  admin request refused: credentials missing or wrong (401), or admin
+                   requests disabled (403)
+              126  exec: the command cannot be run;  127  exec: command not found
+
+            Examples:
+              lock=$(rdlm acquire backup --lifetime 600) && ... && rdlm release "$lock"
+              rdlm exec nightly --wait 0 -- ./backup.sh /srv
+              rdlm bench --connections 20 --duration 10
+            """,
+        version: RDLMClient.version,
+        subcommands: [
+            AcquireCommand.self, ReleaseCommand.self, RefreshCommand.self, ShowCommand.self,
+            ExecCommand.self, ResourcesCommand.self, LocksCommand.self, DeleteCommand.self,
+            BenchCommand.self,
+        ])
+}
+
+@main
+enum RDLMMain {
+    /// Parses, runs, and exits with the statuses of ``ExitStatus``. Unlike
+    /// `AsyncParsableCommand.main()`, a usage error exits with 103 (like the shell client)
+    /// and every error is one line.
+    static func main() async {
+        InheritedState.record()
+        let command: any ParsableCommand
+        do {
+            command = try RDLMCommand.parseAsRoot()
+        } catch {
+            exitAfterParsing(error)
+        }
+        do {
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                var command = command
+                try command.run()
+            }
+            exit(0)
+        } catch let failure as CLIFailure {
+            fail(failure.message, status: failure.status)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            exitAfterParsing(error)
+        }
+    }
+
+    /// Help and version go to stdout with status 0; a usage error is one line on stderr.
+    private static func exitAfterParsing(_ error: any Error) -> Never {
+        let code = RDLMCommand.exitCode(for: error)
+        if code == .success {
+            print(RDLMCommand.fullMessage(for: error))
+            exit(0)
+        }
+        var message = RDLMCommand.message(for: error)
+        if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+        message = message.split(separator: "\n").first.map(String.init) ?? message
+        if let first = message.first { message = first.lowercased() + message.dropFirst() }
+        // ArgumentParser names the help that applies on a line of its own:
+        // "  See 'rdlm acquire --help' for more information."
+        let fullMessage = RDLMCommand.fullMessage(for: error)
+        if let see = fullMessage.range(of: "See '"), let end = fullMessage[see.upperBound...].firstIndex(of: "'") {
+            message += " (see '\(fullMessage[see.upperBound..<end])')"
+        }
+        fail(message,
+             status: code == .validationFailure ? ExitStatus.usage : code.rawValue)
+    }
+
+    static func fail(_ message: String, status: Int32) -> Never {
+        FileHandle.standardError.write(Data("rdlm: \(message)\n".utf8))
+        exit(status)
+    }
+}

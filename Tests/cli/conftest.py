@@ -1,0 +1,151 @@
+"""Fixtures for the end-to-end tests of `rdlm`, the command-line client.
+
+Each test session starts two debug rdlmd daemons on free ports: one with open admin
+requests, one that asks for HTTP Basic credentials. Every test runs the real `rdlm`
+binary as a child process. RDLM and RDLMD name the binaries (default: .build/debug/).
+Timeouts are generous and waits poll, so the tests hold on a loaded two-core machine.
+"""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RDLM = os.environ.get("RDLM", os.path.join(ROOT, ".build", "debug", "rdlm"))
+RDLMD = os.environ.get("RDLMD", os.path.join(ROOT, ".build", "debug", "rdlmd"))
+
+# Exit statuses of rdlm, as documented in `rdlm --help`.
+EX_TIMEOUT, EX_DELETED, EX_UNREACHABLE, EX_USAGE, EX_NOT_FOUND = 100, 101, 102, 103, 104
+EX_LOST, EX_ADMIN_REFUSED = 107, 108
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout=30, interval=0.05, what="condition"):
+    """Polls `condition` until it returns something truthy, which it returns."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %s s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Daemon:
+    def __init__(self, workdir, *flags):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log = open(os.path.join(workdir, "rdlmd-%d.log" % self.port), "wb")
+        self.process = subprocess.Popen([RDLMD, "--port", str(self.port), *flags],
+                                        stdout=subprocess.DEVNULL, stderr=self.log)
+        wait_until(self.answers, timeout=60, what="rdlmd on port %d" % self.port)
+
+    def answers(self):
+        if self.process.poll() is not None:
+            raise AssertionError("rdlmd exited with %s" % self.process.returncode)
+        try:
+            with urllib.request.urlopen(self.url + "/", timeout=5) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="rdlm-cli-") as directory:
+        yield directory
+
+
+@pytest.fixture(scope="session")
+def daemon(workdir):
+    started = Daemon(workdir, "--admin-userpass-file", "yes")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_daemon(workdir):
+    path = os.path.join(workdir, "admins")
+    with open(path, "w") as f:
+        f.write("admin:s3cret\n")
+    started = Daemon(workdir, "--admin-userpass-file", path)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def resource():
+    """A resource name of this test's own."""
+    return "cli" + uuid.uuid4().hex[:16]
+
+
+class Rdlm:
+    """Runs the rdlm binary against one daemon (through RDLM_SERVER)."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        for name in ("RDLM_USER", "RDLM_PASSWORD", "RDLM_LOCK_URL", "RDLM_FENCING_TOKEN"):
+            env.pop(name, None)
+        env["RDLM_SERVER"] = self.server
+        env.update(extra)
+        return env
+
+    def run(self, *args, timeout=120, env=None, **kwargs):
+        return subprocess.run([RDLM, *args], capture_output=True, text=True, timeout=timeout,
+                              env=env or self.env(), **kwargs)
+
+    def ok(self, *args, **kwargs):
+        """Runs and asserts success; returns stdout."""
+        result = self.run(*args, **kwargs)
+        assert result.returncode == 0, "rdlm %s: status %d, stderr %r" % (args, result.returncode, result.stderr)
+        assert result.stderr == ""
+        return result.stdout
+
+    def json(self, *args, **kwargs):
+        return json.loads(self.ok(*args, "--json", **kwargs))
+
+    def start(self, *args, env=None):
+        """Starts rdlm in the background: the test waits for it and signals it."""
+        return subprocess.Popen([RDLM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env or self.env())
+
+    def holder(self, resource):
+        """The active lock on `resource`, or None (through the admin listing)."""
+        for lock in self.json("locks", resource):
+            if lock["active"]:
+                return lock
+        return None
+
+
+@pytest.fixture
+def rdlm(daemon):
+    return Rdlm(daemon.url)
+
+
+def one_line_error(result, status):
+    """Asserts that `result` failed with `status` and said why in one line on stderr."""
+    assert result.returncode == status, "status %d, stderr %r" % (result.returncode, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rdlm: "), result.stderr
+    assert "Traceback" not in result.stderr and "Fatal error" not in result.stderr
+    return lines[0]
