@@ -39,19 +39,26 @@
  *     RDLM_ERR_DELETED       409 on acquire: an admin deleted the resource while we waited
  *     RDLM_ERR_NOT_FOUND     404 on a lock URL (expired, released, never existed) or on a
  *                            resource that has no locks (rdlm_delete_resource)
- *     RDLM_ERR_BAD_REQUEST   400 or 413: the server rejected the parameters; also 404 on
- *                            acquire, which means the name is not [a-zA-Z0-9]+
+ *     RDLM_ERR_BAD_REQUEST   400 or 413: the server rejected the parameters (a name longer
+ *                            than it allows, say); also 404 on acquire, which means the
+ *                            server refused the name
  *     RDLM_ERR_AUTH          401 or 403 on admin requests
  *     RDLM_ERR_UNAVAILABLE   503: too many waiters or locks, or the daemon is shutting down
  *     RDLM_ERR_SERVER        any other 5xx
  *     RDLM_ERR_PROTOCOL      an answer the protocol does not allow (e.g. 201 without
  *                            Location, 409 on refresh of a lock that is still waiting)
  *     RDLM_ERR_TRANSPORT     no answer: connection refused, DNS, TLS, or the request timeout
- *     RDLM_ERR_BAD_ARGUMENT  NULL or empty argument, a URL that is not http(s)://, seconds
- *                            that are NaN or infinite, an unknown mode
+ *     RDLM_ERR_BAD_ARGUMENT  NULL or empty argument, a resource name that is not
+ *                            [a-zA-Z0-9]+ (checked before sending, so "." or ".." never
+ *                            reach the server as a path), a URL that is not http(s):// with
+ *                            a host, seconds that are NaN or infinite, an unknown mode
  *     RDLM_ERR_NO_MEMORY     an allocation failed
  *   A 404 from acquire is reported as a bad request rather than "not found" because there
  *   is nothing to find: resources exist on demand, and only the name can be wrong.
+ *   If the server grants a lock (201) but the transfer then fails (a timeout or reset before
+ *   the answer ends, a body over RDLM_MAX_RESPONSE_BYTES), rdlm_acquire releases that lock
+ *   at once, best effort, before returning the error: no lock is left held for nobody. The
+ *   message then ends with what became of it.
  */
 #ifndef RDLM_H
 #define RDLM_H
@@ -317,16 +324,52 @@ static int rdlm__hex(int c) {
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* Copies a JSON string value, unescaped and truncated to fit; "" when it is not a string. */
+/* The four hex digits after "\u" at p (which points at the 'u'); -1 when there are not four. */
+static int rdlm__json_hex4(const char *p, const char *end, unsigned long *code) {
+    int i;
+    *code = 0;
+    if (end - p < 5) return -1;
+    for (i = 1; i <= 4; i++) {
+        int digit = rdlm__hex((unsigned char)p[i]);
+        if (digit < 0) return -1;
+        *code = *code * 16 + (unsigned long)digit;
+    }
+    return 0;
+}
+
+/* Writes code point code as UTF-8 into unit (4 bytes); returns the length. */
+static size_t rdlm__utf8(char *unit, unsigned long code) {
+    if (code < 0x80) { unit[0] = (char)code; return 1; }
+    if (code < 0x800) {
+        unit[0] = (char)(0xC0 | (code >> 6));
+        unit[1] = (char)(0x80 | (code & 0x3F));
+        return 2;
+    }
+    if (code < 0x10000) {
+        unit[0] = (char)(0xE0 | (code >> 12));
+        unit[1] = (char)(0x80 | ((code >> 6) & 0x3F));
+        unit[2] = (char)(0x80 | (code & 0x3F));
+        return 3;
+    }
+    unit[0] = (char)(0xF0 | (code >> 18));
+    unit[1] = (char)(0x80 | ((code >> 12) & 0x3F));
+    unit[2] = (char)(0x80 | ((code >> 6) & 0x3F));
+    unit[3] = (char)(0x80 | (code & 0x3F));
+    return 4;
+}
+
+/* Copies a JSON string value, unescaped and truncated to fit; "" when it is not a string.
+ * \u escapes become UTF-8, a surrogate pair one 4-byte character, a lone surrogate U+FFFD.
+ * Truncation cuts before a whole UTF-8 character, never inside one. */
 static void rdlm__json_string(const char *p, const char *end, char *out, size_t size) {
     size_t n = 0;
+    int truncated = 0;
     out[0] = '\0';
     if (p >= end || *p != '"') return;
     for (p++; p < end && *p != '"'; p++) {
-        char unit[3];
+        char unit[4];
         size_t k = 1;
-        unsigned long code;
-        int i;
+        unsigned long code, low;
         unit[0] = *p;
         if (*p == '\\' && ++p < end) {
             switch (*p) {
@@ -336,29 +379,33 @@ static void rdlm__json_string(const char *p, const char *end, char *out, size_t 
             case 'r': unit[0] = '\r'; break;
             case 't': unit[0] = '\t'; break;
             case 'u':
-                for (code = 0, i = 1; i <= 4 && p + i < end && rdlm__hex((unsigned char)p[i]) >= 0; i++)
-                    code = code * 16 + (unsigned long)rdlm__hex((unsigned char)p[i]);
-                if (i <= 4) { unit[0] = '?'; break; }
-                p += 4;
-                if (code < 0x80) unit[0] = (char)code;
-                else if (code < 0x800) {
-                    unit[0] = (char)(0xC0 | (code >> 6));
-                    unit[1] = (char)(0x80 | (code & 0x3F));
-                    k = 2;
-                } else if (code >= 0xD800 && code <= 0xDFFF) unit[0] = '?'; /* no surrogate pairs */
-                else {
-                    unit[0] = (char)(0xE0 | (code >> 12));
-                    unit[1] = (char)(0x80 | ((code >> 6) & 0x3F));
-                    unit[2] = (char)(0x80 | (code & 0x3F));
-                    k = 3;
+                if (rdlm__json_hex4(p, end, &code) != 0) { unit[0] = '?'; break; }
+                p += 4; /* the last hex digit */
+                if (code >= 0xD800 && code <= 0xDBFF && end - p >= 7 && p[1] == '\\' && p[2] == 'u' &&
+                    rdlm__json_hex4(p + 2, end, &low) == 0 && low >= 0xDC00 && low <= 0xDFFF) {
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                    p += 6;
+                } else if (code >= 0xD800 && code <= 0xDFFF) {
+                    code = 0xFFFD;
                 }
+                k = rdlm__utf8(unit, code);
                 break;
             default: unit[0] = *p; break; /* \" \\ \/ */
             }
         }
-        if (n + k >= size) break;
+        if (n + k >= size) { truncated = 1; break; }
         memcpy(out + n, unit, k);
         n += k;
+    }
+    if (truncated && n > 0) { /* drop a last character cut short */
+        size_t start = n, need;
+        unsigned char lead;
+        while (start > 0 && ((unsigned char)out[start - 1] & 0xC0) == 0x80) start--;
+        if (start > 0) {
+            lead = (unsigned char)out[start - 1];
+            need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+            if (n - (start - 1) < need) n = start - 1;
+        }
     }
     out[n] = '\0';
 }
@@ -463,19 +510,46 @@ static char *rdlm__join(const char *a, const char *b, const char *c) {
     return out;
 }
 
-/* base_url + prefix + the resource name, percent-encoded so it stays one path segment. */
+/* A resource name is [a-zA-Z0-9]+. Checked here because anything else would change the
+ * URL: "." and ".." are dot segments that curl resolves away (GET /resources/.. is GET /). */
+static int rdlm__valid_name(const char *name) {
+    if (!name || !*name) return 0;
+    for (; *name; name++)
+        if (!((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') || (*name >= '0' && *name <= '9')))
+            return 0;
+    return 1;
+}
+
+/* base_url + prefix + the resource name. */
 static rdlm_error rdlm__resource_url(rdlm_client *client, const char *prefix, const char *resource,
                                      char **url) {
-    char *escaped, *path;
+    static const char bad_name[] = "a resource name is letters and digits: [a-zA-Z0-9]+";
     *url = NULL;
-    if (!resource || !*resource) return RDLM_ERR_BAD_ARGUMENT;
-    escaped = curl_easy_escape(client->curl, resource, 0);
-    if (!escaped) return RDLM_ERR_NO_MEMORY;
-    path = rdlm__join(client->base_url, prefix, escaped);
-    curl_free(escaped);
-    if (!path) return RDLM_ERR_NO_MEMORY;
-    *url = path;
-    return RDLM_OK;
+    if (!rdlm__valid_name(resource)) {
+        rdlm__set_message(client, bad_name, sizeof bad_name - 1);
+        return RDLM_ERR_BAD_ARGUMENT;
+    }
+    *url = rdlm__join(client->base_url, prefix, resource);
+    return *url ? RDLM_OK : RDLM_ERR_NO_MEMORY;
+}
+
+/* An http:// or https:// URL with a host, and no query or fragment (paths are appended). */
+static int rdlm__valid_base_url(const char *url) {
+    size_t length = strlen(url);
+    const char *authority, *end, *host, *p;
+    if (rdlm__starts_with_nocase(url, length, "http://")) authority = url + 7;
+    else if (rdlm__starts_with_nocase(url, length, "https://")) authority = url + 8;
+    else return 0;
+    for (p = url; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '?' || *p == '#') return 0;
+    end = authority + strcspn(authority, "/");
+    for (host = end; host > authority && host[-1] != '@'; host--) {} /* after any user info */
+    if (host == end) return 0;
+    if (*host == '[') { /* an IPv6 literal */
+        const char *close = (const char *)memchr(host, ']', (size_t)(end - host));
+        return close && close > host + 1;
+    }
+    return *host != ':';
 }
 
 /* ---- the transfer ---------------------------------------------------------------------- */
@@ -522,9 +596,11 @@ static size_t rdlm__on_header(char *data, size_t size, size_t count, void *conte
         rdlm__trim(&value, &end);
         n = (size_t)(end - value);
         if (n > 0 && *value == '/') { /* relative: keep the base URL's scheme and authority */
-            const char *authority = strstr(client->base_url, "://") + 3;
-            const char *slash = strchr(authority, '/');
-            prefix = slash ? (size_t)(slash - client->base_url) : strlen(client->base_url);
+            const char *scheme_end = strstr(client->base_url, "://");
+            if (scheme_end) {
+                const char *slash = strchr(scheme_end + 3, '/');
+                prefix = slash ? (size_t)(slash - client->base_url) : strlen(client->base_url);
+            }
         }
         RDLM_FREE(client->location);
         client->location = (char *)RDLM_MALLOC(prefix + n + 1);
@@ -634,6 +710,34 @@ static rdlm_error rdlm__status_error(rdlm_client *client, rdlm__operation operat
     }
 }
 
+/* Appends text to the message, as much as fits. */
+static void rdlm__append_message(rdlm_client *client, const char *text) {
+    size_t used = strlen(client->message), length = strlen(text);
+    if (used + length >= sizeof client->message) length = sizeof client->message - 1 - used;
+    memcpy(client->message + used, text, length);
+    client->message[used + length] = '\0';
+}
+
+/* The transfer of an acquire failed after its 201 and Location came: the lock is held, but
+ * the caller gets an error and no URL. Release it, best effort; keep the error's message
+ * and add what became of the lock. */
+static void rdlm__release_granted(rdlm_client *client) {
+    char message[sizeof client->message];
+    char *url = client->location;
+    rdlm_error error;
+    int released;
+    client->location = NULL;
+    memcpy(message, client->message, sizeof message);
+    error = rdlm__perform(client, "DELETE", url, NULL, client->request_timeout_ms, 0);
+    released = error == RDLM_OK && (client->last_status == 204 || client->last_status == 404);
+    RDLM_FREE(url);
+    rdlm__reset(client);
+    memcpy(client->message, message, sizeof message);
+    rdlm__append_message(client, released ? " (the lock had been granted; it is released)"
+                                          : " (the lock had been granted and could not be released: "
+                                            "it expires after its lifetime)");
+}
+
 /* Hands the body to the caller as a NUL-terminated string. */
 static rdlm_error rdlm__take_body(rdlm_client *client, char **json) {
     char *text = (char *)RDLM_MALLOC(client->body.length + 1);
@@ -664,21 +768,28 @@ RDLM_DEF void rdlm_options_init(rdlm_options *options) {
     options->admin_password = NULL;
 }
 
+/* Appends to a header list; on failure the list is left as it was (and is still freed
+ * with the client). */
+static int rdlm__add_header(struct curl_slist **list, const char *header) {
+    struct curl_slist *longer = curl_slist_append(*list, header);
+    if (!longer) return -1;
+    *list = longer;
+    return 0;
+}
+
 RDLM_DEF rdlm_error rdlm_client_new(const rdlm_options *options, rdlm_client **out) {
     rdlm_options defaults;
     rdlm_client *client;
     size_t length;
+    int headers_ok;
     if (!out) return RDLM_ERR_BAD_ARGUMENT;
     *out = NULL;
     rdlm_options_init(&defaults);
     if (!options) options = &defaults;
     if (!options->base_url || !options->title || options->connect_timeout_ms < 0 ||
-        options->request_timeout_ms < 0)
+        options->request_timeout_ms < 0 || !rdlm__valid_base_url(options->base_url))
         return RDLM_ERR_BAD_ARGUMENT;
     length = strlen(options->base_url);
-    if (!(rdlm__starts_with_nocase(options->base_url, length, "http://") && length > 7) &&
-        !(rdlm__starts_with_nocase(options->base_url, length, "https://") && length > 8))
-        return RDLM_ERR_BAD_ARGUMENT;
     client = (rdlm_client *)RDLM_MALLOC(sizeof *client);
     if (!client) return RDLM_ERR_NO_MEMORY;
     memset(client, 0, sizeof *client);
@@ -691,13 +802,13 @@ RDLM_DEF rdlm_error rdlm_client_new(const rdlm_options *options, rdlm_client **o
     client->title_json = rdlm__json_escape(options->title);
     if (options->admin_user) client->admin_user = rdlm__strdup(options->admin_user);
     if (options->admin_password) client->admin_password = rdlm__strdup(options->admin_password);
-    client->headers = curl_slist_append(NULL, "Accept: application/json");
-    if (client->headers) client->headers = curl_slist_append(client->headers, "Expect:");
-    client->body_headers = curl_slist_append(NULL, "Content-Type: application/json");
-    if (client->body_headers) client->body_headers = curl_slist_append(client->body_headers, "Accept: application/json");
-    if (client->body_headers) client->body_headers = curl_slist_append(client->body_headers, "Expect:");
-    if (!client->curl || !client->base_url || !client->title_json || !client->headers ||
-        !client->body_headers || (options->admin_user && !client->admin_user) ||
+    headers_ok = rdlm__add_header(&client->headers, "Accept: application/json") == 0 &&
+                 rdlm__add_header(&client->headers, "Expect:") == 0 &&
+                 rdlm__add_header(&client->body_headers, "Content-Type: application/json") == 0 &&
+                 rdlm__add_header(&client->body_headers, "Accept: application/json") == 0 &&
+                 rdlm__add_header(&client->body_headers, "Expect:") == 0;
+    if (!client->curl || !client->base_url || !client->title_json || !headers_ok ||
+        (options->admin_user && !client->admin_user) ||
         (options->admin_password && !client->admin_password)) {
         rdlm_client_free(client);
         return RDLM_ERR_NO_MEMORY;
@@ -748,7 +859,12 @@ RDLM_DEF rdlm_error rdlm_acquire(rdlm_client *client, const char *resource, doub
     error = rdlm__perform(client, "POST", url, body, timeout_ms < 2e9 ? (long)timeout_ms : 0, 0);
     RDLM_FREE(body);
     RDLM_FREE(url);
-    if (error != RDLM_OK) return error;
+    if (error != RDLM_OK) {
+        long status = 0;
+        curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status == 201 && client->location && *client->location) rdlm__release_granted(client);
+        return error;
+    }
     if (client->last_status != 201) return rdlm__status_error(client, RDLM__ACQUIRE);
     if (!client->location || !*client->location) {
         rdlm__set_message(client, "201 without a Location header", 29);
@@ -804,6 +920,7 @@ RDLM_DEF rdlm_error rdlm_get_resource(rdlm_client *client, const char *resource,
     rdlm_error error;
     if (json) *json = NULL;
     if (!client) return RDLM_ERR_BAD_ARGUMENT;
+    rdlm__reset(client);
     error = rdlm__resource_url(client, "/resources/", resource, &url);
     if (error != RDLM_OK) return error;
     error = rdlm__perform(client, "GET", url, NULL, client->request_timeout_ms, 1);
@@ -817,6 +934,7 @@ RDLM_DEF rdlm_error rdlm_delete_resource(rdlm_client *client, const char *resour
     char *url;
     rdlm_error error;
     if (!client) return RDLM_ERR_BAD_ARGUMENT;
+    rdlm__reset(client);
     error = rdlm__resource_url(client, "/resources/", resource, &url);
     if (error != RDLM_OK) return error;
     error = rdlm__perform(client, "DELETE", url, NULL, client->request_timeout_ms, 1);

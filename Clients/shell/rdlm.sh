@@ -3,6 +3,8 @@
 # rest is POSIX (sed, awk, tr, sleep, kill, uname).
 #
 #   lock=$(rdlm_acquire RESOURCE [LIFETIME] [WAIT]) || exit   # prints the lock URL
+#   lt=$(rdlm_acquire_token RESOURCE [LIFETIME] [WAIT]) || exit
+#   lock=${lt% *} token=${lt##* }                             # "URL TOKEN" on one line
 #   rdlm_refresh "$lock" [LIFETIME]                           # renew the lease
 #   rdlm_release "$lock"
 #   rdlm_with RESOURCE [--lifetime N] [--wait N] [--title T] [--shared] [--no-refresh] \
@@ -11,15 +13,21 @@
 # Environment: RDLM_SERVER (http://127.0.0.1:8888), RDLM_TITLE ("rdlm.sh on HOST pid PID"),
 # RDLM_LIFETIME (rdlm_acquire: 300 s, rdlm_with: 60 s), RDLM_WAIT (10 s), RDLM_MODE
 # (exclusive or shared, for rdlm_acquire), RDLM_CONNECT_TIMEOUT (5 s), RDLM_REQUEST_TIMEOUT
-# (10 s, allowed on top of the wait). Seconds may be decimals (0.5).
+# (10 s, allowed on top of the wait; 0: no limit). Lifetimes and waits may be decimals (0.5);
+# the two timeouts are whole seconds. curl runs with -q: ~/.curlrc is not read.
+#
+# rdlm_acquire_token prints the lock URL and the fencing token separated by one space; the
+# token is empty (the line ends with the space) when the server sends none (the original
+# RDLM). Give the token to the storage the lock guards, so it can reject a stale holder.
 #
 # Exit statuses, also in the variables RDLM_EX_*; messages go to stderr:
 #   0   success
 #   100 RDLM_EX_TIMEOUT     the wait ran out (408; at once for wait 0 on a held resource)
 #   101 RDLM_EX_DELETED     an admin deleted the resource while we waited (409)
-#   102 RDLM_EX_UNREACHABLE no answer: connection refused, DNS, or the request timed out
-#   103 RDLM_EX_USAGE       bad arguments, or the server rejected them (400, 413, or 404 on
-#                           acquire: the name is not [a-zA-Z0-9]+)
+#   102 RDLM_EX_UNREACHABLE no answer: connection refused, DNS, the request timed out, or
+#                           curl was interrupted by a signal
+#   103 RDLM_EX_USAGE       bad arguments or settings (RDLM_*), curl is not installed, or
+#                           the server rejected the arguments (400, 413, or 404 on acquire)
 #   104 RDLM_EX_NOT_FOUND   the lock is gone: released, expired or deleted (404)
 #   105 RDLM_EX_SERVER      server error (5xx; 503 when full or shutting down)
 #   106 RDLM_EX_PROTOCOL    an answer the protocol does not allow
@@ -27,6 +35,12 @@
 #                           command was stopped
 # They sit above the statuses commands commonly use (1, 2, 126, 127) and below the
 # 128+N of a command killed by signal N, so rdlm_with's status tells them apart.
+# When the server grants a lock but its answer is then cut short (a timeout, a reset
+# connection, curl killed by a signal after the answer's headers came), the acquire
+# releases the lock at once and fails with 102: no lock is left held for nobody.
+# rdlm_release, and rdlm_with's release, ignore HUP, INT and TERM while the DELETE is
+# under way (at most RDLM_REQUEST_TIMEOUT seconds), so that a signal to the process group
+# cannot cut the release short.
 #
 # rdlm_with, in detail:
 # - It behaves like any foreground command of the calling shell: its work happens in a
@@ -39,21 +53,27 @@
 #   exited, and then rdlm_with dies of the same signal, so the caller reacts as it would
 #   without rdlm_with. While rdlm_with still waits for the lock, a signal to the group
 #   also ends curl's request, so it leaves at once; a signal to rdlm_with alone takes
-#   effect when the wait ends (at most WAIT seconds); no lock is left held.
+#   effect when the wait ends (at most WAIT seconds). A grant whose headers reached curl
+#   before the signal is released at once; one still in flight when curl dies (a window of
+#   a network round trip) cannot be known, and that lock expires after LIFETIME.
 # - As with any shell command, signalling only the calling shell's pid does not stop the
 #   command: it runs on under its lock, which is released when it ends.
 # - Long commands: while the command runs, the lease is renewed every LIFETIME/3 seconds
-#   (whole seconds, at least 1; choose --lifetime 3 or more), so a command may run longer
-#   than its lifetime, and LIFETIME only bounds how long a crashed holder blocks others.
+#   (whole seconds, at least 1), so a command may run longer than its lifetime, and
+#   LIFETIME only bounds how long a crashed holder blocks others. A LIFETIME under 2
+#   seconds cannot be renewed in time and is refused (103) unless --no-refresh is given.
 #   If a renewal finds the lock gone (an admin deleted it, or the server lost it) the
 #   command is stopped with TERM and rdlm_with returns 107: nothing may run unprotected.
 #   With --no-refresh the lock simply expires after LIFETIME, so choose one longer than
 #   the command can run; a release that finds it expired is reported on stderr.
 # - If rdlm_with itself is killed with KILL, the renewal stops when the command ends and
 #   the lock expires LIFETIME seconds later.
-# - The command sees RDLM_LOCK_URL and RDLM_FENCING_TOKEN in its environment, and the
-#   caller's standard input. A shell function works as the command, but only an external
-#   command is sure to be stopped by the forwarded TERM.
+# - The command sees RDLM_LOCK_URL and RDLM_FENCING_TOKEN in its environment, the caller's
+#   standard input and every other descriptor the caller has open. (A background command
+#   of a non-interactive shell gets /dev/null as stdin, so rdlm_with passes stdin through
+#   the highest descriptor of 3 to 9 the caller has closed; should all seven be open, the
+#   command's stdin is /dev/null.) A shell function works as the command, but only an
+#   external command is sure to be stopped by the forwarded TERM.
 #
 # Private names start with rdlm__ (functions) and _rdlm_ (variables).
 
@@ -81,24 +101,39 @@ rdlm__seconds() {
     esac
 }
 
-rdlm__settings() { # FUNCTION: checks the environment's timeouts
+# rdlm__whole FUNCTION NAME VALUE: whole seconds, at most 9 digits, no leading zero (shell
+# arithmetic would read 010 as octal, and fail on 08).
+rdlm__whole() {
+    case $3 in
+        '' | *[!0-9]* | 0[0-9]* | [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*)
+            rdlm__say "$1" "$2 must be whole seconds like 10, not '$3'"
+            return "$RDLM_EX_USAGE" ;;
+    esac
+}
+
+rdlm__settings() { # FUNCTION: checks for curl and the environment's settings
+    if ! command -v curl >/dev/null 2>&1; then
+        rdlm__say "$1" "curl is not installed, or not in PATH: rdlm.sh needs it"
+        return "$RDLM_EX_USAGE"
+    fi
     _rdlm_server=${RDLM_SERVER:-http://127.0.0.1:8888}
     _rdlm_server=${_rdlm_server%/}
     case $_rdlm_server in
-        http://?* | https://?*) ;;
-        *) rdlm__say "$1" "RDLM_SERVER must be an http:// or https:// URL, not '$_rdlm_server'"
+        http://[!/?#@:]* | https://[!/?#@:]*) ;;
+        *) rdlm__say "$1" "RDLM_SERVER must be an http:// or https:// URL with a host, not '$_rdlm_server'"
            return "$RDLM_EX_USAGE" ;;
     esac
     _rdlm_connect=${RDLM_CONNECT_TIMEOUT:-5}
     _rdlm_request=${RDLM_REQUEST_TIMEOUT:-10}
-    case $_rdlm_connect$_rdlm_request in
-        *[!0-9]*) rdlm__say "$1" "RDLM_CONNECT_TIMEOUT and RDLM_REQUEST_TIMEOUT must be whole seconds"
-                  return "$RDLM_EX_USAGE" ;;
-    esac
+    rdlm__whole "$1" RDLM_CONNECT_TIMEOUT "$_rdlm_connect" || return
+    rdlm__whole "$1" RDLM_REQUEST_TIMEOUT "$_rdlm_request" || return
 }
 
 # rdlm__request METHOD URL MAX_SECONDS [JSON]: one HTTP request. Sets _rdlm_curl (curl's
-# exit status), _rdlm_status, _rdlm_location, _rdlm_token and _rdlm_message.
+# exit status, 128+N when a signal killed it), _rdlm_status (the last answer's HTTP status,
+# 000 when none came), _rdlm_location, _rdlm_token and _rdlm_message. The status and the
+# headers are kept even when curl fails after they came. With _rdlm_shield=1, curl runs
+# with HUP, INT and TERM ignored (the caller's traps still note them).
 rdlm__request() {
     _rdlm_method=$1
     _rdlm_url=$2
@@ -110,23 +145,26 @@ rdlm__request() {
     else
         set -- -X "$_rdlm_method"
     fi
-    if _rdlm_out=$(curl -sS -i --proto =http,https --connect-timeout "$_rdlm_connect" --max-time "$_rdlm_max" \
-        -H 'Accept: application/json' -H 'Expect:' "$@" -w '\n%{http_code}' -- "$_rdlm_url" 2>&1); then
+    # -q (first, or curl ignores it): no ~/.curlrc, whose "output" or "fail" would hide the
+    # answer. -N: the headers reach us as they come, even if curl is then killed.
+    if _rdlm_out=$(
+        if [ "${_rdlm_shield-}" = 1 ]; then trap '' HUP INT TERM; fi
+        exec curl -q -sS -N -i --proto =http,https --connect-timeout "$_rdlm_connect" \
+            --max-time "$_rdlm_max" -H 'Accept: application/json' -H 'Expect:' "$@" -- "$_rdlm_url" 2>&1
+    ); then
         _rdlm_curl=0
     else
         _rdlm_curl=$?
     fi
-    _rdlm_status=${_rdlm_out##*
-}
-    _rdlm_out=${_rdlm_out%"$_rdlm_status"}
-    _rdlm_location='' _rdlm_token='' _rdlm_message=''
-    if [ "$_rdlm_curl" -ne 0 ]; then
-        _rdlm_message=$(printf '%s' "$_rdlm_out" | sed -n 's/^curl: ([0-9]*) //p' | sed -n 1p)
-        return 0
-    fi
+    # Each answer is a status line, headers and a blank line; several come when an HTTPS
+    # proxy answers CONNECT first. The body follows the last one.
     _rdlm_headers=$(printf '%s\n' "$_rdlm_out" | awk '
         { sub(/\r$/, "") }
-        /^$/ { exit }
+        !in_head {
+            if ($0 !~ /^HTTP\/[0-9.]+ [0-9][0-9][0-9]/) exit
+            status = $2; location = ""; token = ""; in_head = 1; next
+        }
+        /^$/ { in_head = 0; next }
         {
             i = index($0, ":"); if (i == 0) next
             name = tolower(substr($0, 1, i - 1)); value = substr($0, i + 1)
@@ -134,9 +172,17 @@ rdlm__request() {
             if (name == "location") location = value
             else if (name == "rdlm-fencing-token") token = value
         }
-        END { print token " " location }')
+        END { print (status == "" ? "000" : status) " " token " " location }')
+    _rdlm_status=${_rdlm_headers%% *}
+    _rdlm_headers=${_rdlm_headers#* }
     _rdlm_token=${_rdlm_headers%% *}
     _rdlm_location=${_rdlm_headers#* }
+    _rdlm_message=''
+    if [ "$_rdlm_curl" -ne 0 ]; then
+        # curl's last words, which follow a body cut short on the same line
+        _rdlm_message=$(printf '%s\n' "$_rdlm_out" | sed -n 's/.*curl: ([0-9][0-9]*) //p' | sed -n '$p')
+        return 0
+    fi
     case $_rdlm_status in
         [45]*) _rdlm_message=$(printf '%s' "$_rdlm_out" |
                    sed -n 's/.*"error"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | sed -n 1p) ;;
@@ -151,7 +197,11 @@ rdlm__failure() {
         129 | 130 | 143) rdlm__say "$1" "interrupted"; return "$RDLM_EX_UNREACHABLE" ;;
         1 | 3) rdlm__say "$1" "bad server URL '$_rdlm_server': ${_rdlm_message:-curl exit $_rdlm_curl}"
                return "$RDLM_EX_USAGE" ;;
-        *) rdlm__say "$1" "no answer from $_rdlm_server: ${_rdlm_message:-curl exit $_rdlm_curl}"
+        *) if [ "$_rdlm_status" = 000 ]; then
+               rdlm__say "$1" "no answer from $_rdlm_server: ${_rdlm_message:-curl exit $_rdlm_curl}"
+           else
+               rdlm__say "$1" "the answer (HTTP $_rdlm_status) was cut short: ${_rdlm_message:-curl exit $_rdlm_curl}"
+           fi
            return "$RDLM_EX_UNREACHABLE" ;;
     esac
     _rdlm_detail="(HTTP $_rdlm_status${_rdlm_message:+: $_rdlm_message})"
@@ -165,6 +215,14 @@ rdlm__failure() {
         5*) rdlm__say "$1" "server error $_rdlm_detail"; return "$RDLM_EX_SERVER" ;;
         *) rdlm__say "$1" "unexpected answer $_rdlm_detail"; return "$RDLM_EX_PROTOCOL" ;;
     esac
+}
+
+# rdlm__delete URL: DELETE with curl deaf to HUP, INT and TERM, so that a signal to the
+# process group cannot cut a release short.
+rdlm__delete() {
+    _rdlm_shield=1
+    rdlm__request DELETE "$1" "$_rdlm_request"
+    _rdlm_shield=''
 }
 
 # rdlm__acquire FUNCTION RESOURCE LIFETIME WAIT MODE [TITLE]: sets _rdlm_location and
@@ -189,6 +247,23 @@ rdlm__acquire() {
     _rdlm_wait_whole=${4%%.*}
     rdlm__request POST "$_rdlm_server/locks/$2" $((_rdlm_wait_whole + 1 + _rdlm_request)) \
         "{\"title\": \"$_rdlm_title\", \"lifetime\": $3, \"wait\": $4$_rdlm_mode}"
+    case $_rdlm_location in # a relative Location: the server's scheme and authority
+        /*) _rdlm_rest=${_rdlm_server#*://}
+            _rdlm_location=${_rdlm_server%%://*}://${_rdlm_rest%%/*}$_rdlm_location ;;
+    esac
+    if [ "$_rdlm_curl" -ne 0 ] && [ "$_rdlm_status" = 201 ] && [ -n "$_rdlm_location" ]; then
+        # Granted, but the answer was cut short: we fail, so the lock must not stay held.
+        _rdlm_code=0
+        rdlm__failure "$1" acquire || _rdlm_code=$?
+        _rdlm_granted=$_rdlm_location
+        rdlm__delete "$_rdlm_granted"
+        if [ "$_rdlm_curl" -eq 0 ] && { [ "$_rdlm_status" = 204 ] || [ "$_rdlm_status" = 404 ]; }; then
+            rdlm__say "$1" "the lock had been granted; it is released"
+        else
+            rdlm__say "$1" "the lock had been granted and its release failed: $_rdlm_granted expires after $3 s"
+        fi
+        return "$_rdlm_code"
+    fi
     if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 201 ]; then
         rdlm__failure "$1" acquire
         return
@@ -210,14 +285,27 @@ rdlm_acquire() {
     printf '%s\n' "$_rdlm_location"
 }
 
-# rdlm_release URL: releases the lock (or cancels a waiting request).
+# rdlm_acquire_token RESOURCE [LIFETIME] [WAIT]: like rdlm_acquire, but prints "URL TOKEN":
+# the lock URL, one space, and the fencing token (empty when the server sends none).
+rdlm_acquire_token() {
+    if [ $# -lt 1 ] || [ $# -gt 3 ]; then
+        rdlm__say rdlm_acquire_token "usage: rdlm_acquire_token RESOURCE [LIFETIME] [WAIT]"
+        return "$RDLM_EX_USAGE"
+    fi
+    rdlm__acquire rdlm_acquire_token "$1" "${2:-${RDLM_LIFETIME:-300}}" "${3:-${RDLM_WAIT:-10}}" \
+        "${RDLM_MODE:-exclusive}" || return
+    printf '%s %s\n' "$_rdlm_location" "$_rdlm_token"
+}
+
+# rdlm_release URL: releases the lock (or cancels a waiting request). HUP, INT and TERM do
+# not cut the request short (curl ignores them; the caller's traps still run).
 rdlm_release() {
     if [ $# -ne 1 ] || [ -z "$1" ]; then
         rdlm__say rdlm_release "usage: rdlm_release LOCK_URL"
         return "$RDLM_EX_USAGE"
     fi
     rdlm__settings rdlm_release || return
-    rdlm__request DELETE "$1" "$_rdlm_request"
+    rdlm__delete "$1"
     if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 204 ]; then
         rdlm__failure rdlm_release release
     fi
@@ -243,17 +331,23 @@ rdlm_refresh() {
 }
 
 # rdlm__refresher URL LIFETIME INTERVAL COMMAND_PID: renews the lease while the command
-# lives. Exits 3 after stopping the command when the lock is gone, 0 on TERM. It sleeps in
-# the background so that TERM ends it at once, quietly.
+# lives. Exits 3 after stopping the command when the lock is gone, else 0 once TERM comes
+# or the command has ended. It sleeps in the background so that TERM ends the sleep at once;
+# the trap only takes note (and stops the sleep), so that a TERM arriving anywhere, even
+# as the loop stops the command of a lost lock, cannot change the exit status. A TERM that
+# comes before the trap is set can be lost (a subshell drops the parent's pending traps),
+# but rdlm_with sends it only once it has reaped the command, so the loop's check that the
+# command lives, made after the trap is set, catches that case.
 rdlm__refresher() {
-    _rdlm_sleep=''
-    trap 'if [ -n "$_rdlm_sleep" ]; then kill "$_rdlm_sleep" 2>/dev/null; fi; exit 0' TERM
-    while :; do
+    _rdlm_sleep='' _rdlm_stop=''
+    trap '_rdlm_stop=1; if [ -n "$_rdlm_sleep" ]; then kill "$_rdlm_sleep" 2>/dev/null || :; fi' TERM
+    while [ -z "$_rdlm_stop" ] && kill -0 "$4" 2>/dev/null; do
         sleep "$3" >/dev/null 2>&1 &
         _rdlm_sleep=$!
+        if [ -n "$_rdlm_stop" ]; then break; fi # TERM came before $! was known
         wait "$_rdlm_sleep" || :
         _rdlm_sleep=''
-        kill -0 "$4" 2>/dev/null || exit 0
+        if [ -n "$_rdlm_stop" ] || ! kill -0 "$4" 2>/dev/null; then break; fi
         rdlm__request PATCH "$1" "$_rdlm_request" "{\"lifetime\": $2}"
         if [ "$_rdlm_curl" -eq 0 ] && [ "$_rdlm_status" = 404 ]; then
             rdlm__say rdlm_with "the lock was lost (deleted by an admin, or the server lost it); stopping the command"
@@ -263,12 +357,31 @@ rdlm__refresher() {
             rdlm__failure rdlm_with refresh || : # reported; the lease may still be alive: retry
         fi
     done
+    if [ -n "$_rdlm_sleep" ]; then kill "$_rdlm_sleep" 2>/dev/null || :; fi
+    exit 0
 }
 
 rdlm__on_signal() { # SIGNAL: the trap of rdlm_with; the work happens after the wait returns
     _rdlm_w_signal=$1
     _rdlm_w_trapped=1
     if [ -n "${_rdlm_w_command-}" ]; then kill -s TERM "$_rdlm_w_command" 2>/dev/null || :; fi
+}
+
+# rdlm__with_wait PID: waits until the child has exited and sets _rdlm_w_waited to its
+# status. A trapped signal makes wait return early (status > 128) while the child still
+# runs: wait again until a wait returns with no signal caught meanwhile.
+rdlm__with_wait() {
+    _rdlm_w_waited=''
+    while :; do
+        _rdlm_w_trapped=''
+        if wait "$1"; then _rdlm_w_got=0; else _rdlm_w_got=$?; fi
+        if [ -z "$_rdlm_w_trapped" ]; then
+            # 127 here: the previous wait had already collected the status.
+            if [ "$_rdlm_w_got" -ne 127 ] || [ -z "$_rdlm_w_waited" ]; then _rdlm_w_waited=$_rdlm_w_got; fi
+            return 0
+        fi
+        _rdlm_w_waited=$_rdlm_w_got
+    done
 }
 
 rdlm__with_usage() {
@@ -282,7 +395,7 @@ rdlm__with_usage() {
 rdlm__with_end() {
     _rdlm_w_status=$1
     if [ -n "$_rdlm_w_lock" ]; then
-        rdlm__request DELETE "$_rdlm_w_lock" "$_rdlm_request"
+        rdlm__delete "$_rdlm_w_lock"
         if [ "$_rdlm_curl" -eq 0 ] && [ "$_rdlm_status" = 404 ] && [ "$_rdlm_w_status" -ne "$RDLM_EX_LOST" ]; then
             rdlm__say rdlm_with "the lock had expired before the command ended: choose a longer --lifetime"
         elif [ "$_rdlm_curl" -ne 0 ] || { [ "$_rdlm_status" != 204 ] && [ "$_rdlm_status" != 404 ]; }; then
@@ -326,6 +439,12 @@ rdlm_with() (
         esac
     done
     if [ $# -eq 0 ]; then rdlm__with_usage "no command"; fi
+    rdlm__seconds rdlm_with lifetime "$_rdlm_w_lifetime" || exit
+    # Renewal every LIFETIME/3 whole seconds, at least 1: under 2 s it would come too late.
+    if [ "$_rdlm_w_refresh" = 1 ] && [ "${_rdlm_w_lifetime%%.*}" -lt 2 ]; then
+        rdlm__say rdlm_with "a lease renewed in whole seconds needs --lifetime 2 or more, not $_rdlm_w_lifetime (or --no-refresh)"
+        exit "$RDLM_EX_USAGE"
+    fi
 
     _rdlm_w_signal='' _rdlm_w_command='' _rdlm_w_lock=''
     trap 'rdlm__on_signal HUP' HUP
@@ -340,10 +459,17 @@ rdlm_with() (
     fi
     if [ -n "$_rdlm_w_signal" ]; then rdlm__with_end 1; fi
 
-    # A non-interactive shell gives a background command /dev/null as stdin: hand it ours
-    # (through fd 9, only for the moment of the start), unless ours is closed.
-    if { true 9<&0; } 2>/dev/null; then
-        { RDLM_LOCK_URL=$_rdlm_w_lock RDLM_FENCING_TOKEN=$_rdlm_token "$@" 0<&9 9<&- & } 9<&0
+    # A non-interactive shell gives a background command /dev/null as stdin: hand it ours,
+    # unless ours is closed, through a descriptor the caller has closed (so every descriptor
+    # the caller has open reaches the command unchanged), only for the moment of the start.
+    _rdlm_w_fd=''
+    if { true <&0; } 2>/dev/null; then
+        for _rdlm_w_n in 9 8 7 6 5 4 3; do
+            if ! { true <&"$_rdlm_w_n"; } 2>/dev/null; then _rdlm_w_fd=$_rdlm_w_n; break; fi
+        done
+    fi
+    if [ -n "$_rdlm_w_fd" ]; then
+        eval "{ RDLM_LOCK_URL=\$_rdlm_w_lock RDLM_FENCING_TOKEN=\$_rdlm_token \"\$@\" 0<&$_rdlm_w_fd $_rdlm_w_fd<&- & } $_rdlm_w_fd<&0"
     else
         RDLM_LOCK_URL=$_rdlm_w_lock RDLM_FENCING_TOKEN=$_rdlm_token "$@" &
     fi
@@ -359,23 +485,15 @@ rdlm_with() (
         _rdlm_w_refresher=$!
     fi
 
-    # A trapped signal makes wait return early (status > 128) while the command still runs:
-    # wait again until a wait returns with no signal caught meanwhile.
-    _rdlm_w_result=''
-    while :; do
-        _rdlm_w_trapped=''
-        if wait "$_rdlm_w_command"; then _rdlm_w_got=0; else _rdlm_w_got=$?; fi
-        if [ -z "$_rdlm_w_trapped" ]; then
-            # 127 here: the previous wait had already collected the status.
-            if [ "$_rdlm_w_got" -ne 127 ] || [ -z "$_rdlm_w_result" ]; then _rdlm_w_result=$_rdlm_w_got; fi
-            break
-        fi
-        _rdlm_w_result=$_rdlm_w_got
-    done
-
+    rdlm__with_wait "$_rdlm_w_command"
+    _rdlm_w_result=$_rdlm_w_waited
+    _rdlm_w_command='' # reaped: a later signal must not TERM whatever reuses its pid
     if [ -n "$_rdlm_w_refresher" ]; then
         kill -s TERM "$_rdlm_w_refresher" 2>/dev/null || :
-        if wait "$_rdlm_w_refresher"; then :; elif [ $? -eq 3 ]; then _rdlm_w_result=$RDLM_EX_LOST; fi
+        # It may be mid-renewal: never leave it behind. If the TERM came before its trap was
+        # set, it died of it, harmlessly; 2>/dev/null keeps dash from saying "Terminated".
+        rdlm__with_wait "$_rdlm_w_refresher" 2>/dev/null
+        if [ "$_rdlm_w_waited" = 3 ]; then _rdlm_w_result=$RDLM_EX_LOST; fi
     fi
     rdlm__with_end "$_rdlm_w_result"
 )

@@ -4,8 +4,11 @@
 # (URL defaults to $RDLM_SERVER, else http://127.0.0.1:8888). The shell used for the
 # child shells is bash when this runs under bash, else $RDLM_TEST_SHELL, else dash or sh.
 # Last line: "N passed, M failed"; the exit status is 1 when anything failed.
-# The child shells' scripts are in single quotes on purpose: they expand in the child.
-# shellcheck disable=SC2016
+# Waits poll for a condition (a marker file, the server's view) rather than sleep for a
+# fixed time, so that a loaded machine slows the tests down but does not fail them.
+# The child shells' scripts are in single quotes on purpose: they expand in the child;
+# PATH changes in subshells on purpose too (a stand-in curl, or none).
+# shellcheck disable=SC2016,SC2030,SC2031
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 RDLM_SERVER=${1:-${RDLM_SERVER:-http://127.0.0.1:8888}}
@@ -35,36 +38,73 @@ check() { # check NAME EXPECTED ACTUAL
 name() { printf 'sh%s%s' "$$" "$1"; } # a resource name unique to this run
 
 locks_on() { # locks_on RESOURCE: how many locks (held or waiting) the resource has
-    curl -s "$RDLM_SERVER/resources/$1" | grep -o '"uid"' | wc -l | tr -d ' '
+    curl -q -s "$RDLM_SERVER/resources/$1" | grep -o '"uid"' | wc -l | tr -d ' '
 }
 
-until_queued() { # until_queued RESOURCE: waits until someone waits for the resource
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
-        curl -s "$RDLM_SERVER/resources/$1" | grep -q '"active":false' && return 0
+within() { # within SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds
+    _tries=$(($1 * 10))
+    shift
+    while [ "$_tries" -gt 0 ]; do
+        if "$@"; then return 0; fi
         sleep 0.1
+        _tries=$((_tries - 1))
     done
     return 1
 }
 
-until_released() { # until_released RESOURCE: waits until the resource has no locks
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
-        [ "$(locks_on "$1")" = 0 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-until_file() { # until_file PATH: waits until the file exists and is not empty
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
-        [ -s "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+is_queued() { curl -q -s "$RDLM_SERVER/resources/$1" | grep -q '"active":false'; }
+has_no_locks() { [ "$(locks_on "$1")" = 0 ]; }
+is_gone() { ! kill -0 "$1" 2>/dev/null; }
+until_queued() { within 20 is_queued "$1"; }        # someone waits for the resource
+until_released() { within 20 has_no_locks "$1"; }   # the resource has no locks
+until_file() { within 20 test -s "$1"; }            # the file exists and is not empty
+until_exists() { within 20 test -e "$1"; }          # the file exists
 
 status_of() { # status_of COMMAND...: prints the command's exit status, hides its stderr
     if "$@" 2>/dev/null >/dev/null; then echo 0; else echo $?; fi
 }
+
+# A stand-in for curl, first in PATH for with_fake_curl: it runs the real curl, then changes
+# what rdlm.sh sees as RDLM_TEST_CURL asks, to reproduce what a live daemon will not do.
+mkdir "$work/bin" "$work/empty"
+printf '#!/bin/sh\nreal=%s\n' "$(command -v curl)" > "$work/bin/curl"
+cat >> "$work/bin/curl" <<'EOF'
+case " $* " in
+    *" -X POST "*) method=POST ;; *" -X DELETE "*) method=DELETE ;; *" -X PATCH "*) method=PATCH ;; *) method=GET ;;
+esac
+case ${RDLM_TEST_CURL-}:$method in
+    connect:POST) # behind an HTTPS proxy: its answer to CONNECT comes first
+        printf 'HTTP/1.1 200 Connection established\r\n\r\n'
+        exec "$real" "$@" ;;
+    cut:POST) # the answer is cut short after the grant's headers
+        "$real" "$@"
+        printf '\ncurl: (18) transfer closed with 42 bytes remaining to read\n' >&2
+        exit 18 ;;
+    killed:POST) # curl is killed by TERM after the grant's headers came
+        "$real" "$@"
+        kill -s TERM $$ ;;
+    slow:DELETE | slowpatch:PATCH) # it takes 2 s more (if killed meanwhile, it never goes)
+        : > "$RDLM_TEST_MARK.$method.started"
+        sleep 2
+        "$real" "$@"
+        status=$?
+        : > "$RDLM_TEST_MARK.$method.done"
+        exit "$status" ;;
+    *) exec "$real" "$@" ;;
+esac
+EOF
+chmod +x "$work/bin/curl"
+without_curl() ( # without_curl COMMAND...: runs COMMAND with a PATH that has no curl
+    # shellcheck disable=SC2123
+    PATH=$work/empty
+    "$@"
+)
+with_fake_curl() ( # with_fake_curl MODE COMMAND...
+    PATH=$work/bin:$PATH RDLM_TEST_CURL=$1 RDLM_TEST_MARK=$work/mark
+    export PATH RDLM_TEST_CURL RDLM_TEST_MARK
+    shift
+    "$@"
+)
 
 # ---- rdlm_acquire, rdlm_refresh, rdlm_release --------------------------------------------
 
@@ -77,13 +117,25 @@ check "try-lock on a held resource is a timeout" "$RDLM_EX_TIMEOUT" "$(status_of
 check "a timeout says so on stderr" 1 "$(rdlm_acquire "$r" 30 0 2>&1 >/dev/null | grep -c 'ran out')"
 started=$(date +%s)
 check "a fractional wait runs out as a timeout" "$RDLM_EX_TIMEOUT" "$(status_of rdlm_acquire "$r" 30 0.5)"
-check "the fractional wait is short" 1 "$(( $(date +%s) - started <= 2 ))"
+check "the fractional wait is short" 1 "$(( $(date +%s) - started <= 3 ))"
 check "refresh with a lifetime" 0 "$(status_of rdlm_refresh "$lock" 60)"
 check "refresh with the lock's own lifetime" 0 "$(status_of rdlm_refresh "$lock")"
 check "release" 0 "$(status_of rdlm_release "$lock")"
 check "release again: the lock is gone" "$RDLM_EX_NOT_FOUND" "$(status_of rdlm_release "$lock")"
 check "refresh of a released lock: gone" "$RDLM_EX_NOT_FOUND" "$(status_of rdlm_refresh "$lock" 10)"
 check "the resource has no locks left" 0 "$(locks_on "$r")"
+
+r=$(name token)
+lt=$(rdlm_acquire_token "$r" 30 0)
+check "acquire_token prints the lock URL and the fencing token" 1 \
+    "$(printf '%s\n' "$lt" | grep -cE "^$RDLM_SERVER/locks/$r/[0-9a-f]{32} [0-9]+$")"
+lock=${lt% *} token=${lt##* }
+check "the token is the lock's fencing token" "$token" \
+    "$(curl -q -s "$lock" | sed -n 's/.*"fencing_token":\([0-9]*\).*/\1/p')"
+rdlm_release "$lock"
+lt=$(rdlm_acquire_token "$r" 30 0)
+check "the next grant's token is greater" yes "$([ "${lt##* }" -gt "$token" ] 2>/dev/null && echo yes || echo no)"
+rdlm_release "${lt% *}"
 
 r=$(name expiry)
 lock=$(rdlm_acquire "$r" 0.5 0)
@@ -103,7 +155,7 @@ lock=$(rdlm_acquire "$r" 30 0)
 rdlm_acquire "$r" 30 10 >/dev/null 2>&1 &
 waiter=$!
 check "the second acquirer is queued" 0 "$(status_of until_queued "$r")"
-check "admin delete while waiting" 204 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$RDLM_SERVER/resources/$r")"
+check "admin delete while waiting" 204 "$(curl -q -s -o /dev/null -w '%{http_code}' -X DELETE "$RDLM_SERVER/resources/$r")"
 wait "$waiter"
 check "a waiter deleted by an admin gets 'deleted'" "$RDLM_EX_DELETED" $?
 
@@ -116,8 +168,54 @@ check "an unreachable server" "$RDLM_EX_UNREACHABLE" \
     "$(RDLM_SERVER=http://127.0.0.1:1 status_of rdlm_acquire "$(name x)" 30 0)"
 check "a server URL that is not http(s) is bad usage" "$RDLM_EX_USAGE" \
     "$(RDLM_SERVER=ftp://127.0.0.1:21 status_of rdlm_acquire "$(name x)" 30 0)"
+check "a server URL without a host is bad usage" "$RDLM_EX_USAGE" \
+    "$(RDLM_SERVER=http://// status_of rdlm_acquire "$(name x)" 30 0)"
 check "release on an unreachable server" "$RDLM_EX_UNREACHABLE" \
     "$(status_of rdlm_release "http://127.0.0.1:1/locks/x/00000000000000000000000000000000")"
+for timeout in 08 010 5s -1 ''; do
+    [ -z "$timeout" ] && continue
+    check "RDLM_REQUEST_TIMEOUT=$timeout is bad usage (and no arithmetic error)" "$RDLM_EX_USAGE" \
+        "$(RDLM_REQUEST_TIMEOUT=$timeout status_of rdlm_acquire "$(name x)" 30 0)"
+done
+check "RDLM_CONNECT_TIMEOUT=09 is bad usage" "$RDLM_EX_USAGE" \
+    "$(RDLM_CONNECT_TIMEOUT=09 status_of rdlm_acquire "$(name x)" 30 0)"
+check "RDLM_REQUEST_TIMEOUT=0 (no limit) is fine" 0 \
+    "$(RDLM_REQUEST_TIMEOUT=0 status_of rdlm_with "$(name nolimit)" -- true)"
+without_curl rdlm_acquire "$(name x)" 30 0 >/dev/null 2>"$work/nocurl.err"
+check "without curl: bad usage, not 'unreachable'" "$RDLM_EX_USAGE" $?
+check "and says curl is missing" 1 "$(grep -c 'curl is not installed' "$work/nocurl.err")"
+check "rdlm_with without curl: bad usage" "$RDLM_EX_USAGE" \
+    "$(without_curl status_of rdlm_with "$(name x)" -- true)"
+
+# ~/.curlrc must not change curl's behaviour: "output" would hide the lock URL (the lock
+# staying held), "fail" would turn 408 into curl's exit 22.
+mkdir "$work/home"
+printf 'output = /dev/null\nfail\nsilent\n' > "$work/home/.curlrc"
+r=$(name curlrc)
+lock=$(HOME=$work/home CURL_HOME=$work/home XDG_CONFIG_HOME=$work/home; export HOME CURL_HOME XDG_CONFIG_HOME
+       rdlm_acquire "$r" 30 0)
+check "a ~/.curlrc with 'output = /dev/null' does not hide the lock URL" 1 \
+    "$(printf '%s\n' "$lock" | grep -cE "^$RDLM_SERVER/locks/$r/[0-9a-f]{32}$")"
+check "a ~/.curlrc with 'fail' does not turn 408 into a failure of curl" "$RDLM_EX_TIMEOUT" \
+    "$(HOME=$work/home CURL_HOME=$work/home; export HOME CURL_HOME; status_of rdlm_acquire "$r" 30 0)"
+check "release with that ~/.curlrc" 0 "$(HOME=$work/home CURL_HOME=$work/home; export HOME CURL_HOME
+    status_of rdlm_release "$lock")"
+
+# Answers a live daemon does not give, through the stand-in curl.
+r=$(name proxy)
+lt=$(with_fake_curl connect rdlm_acquire_token "$r" 30 0)
+check "behind an HTTPS proxy (its CONNECT answer first): the lock URL and token" 1 \
+    "$(printf '%s\n' "$lt" | grep -cE "^$RDLM_SERVER/locks/$r/[0-9a-f]{32} [0-9]+$")"
+check "and the lock is released with that URL" 0 "$(status_of rdlm_release "${lt% *}")"
+r=$(name cut)
+check "a grant whose answer is cut short: no answer" "$RDLM_EX_UNREACHABLE" \
+    "$(with_fake_curl cut status_of rdlm_acquire "$r" 30 0)"
+check "and the lock it was granted is released" 0 "$(locks_on "$r")"
+check "which it says" 1 "$(with_fake_curl cut rdlm_acquire "$r" 30 0 2>&1 >/dev/null | grep -c 'it is released')"
+r=$(name grantkill)
+check "curl killed by a signal just after a grant: interrupted" "$RDLM_EX_UNREACHABLE" \
+    "$(with_fake_curl killed status_of rdlm_acquire "$r" 30 0)"
+check "and the lock it was granted is released" 0 "$(locks_on "$r")"
 
 # ---- rdlm_with ---------------------------------------------------------------------------
 
@@ -128,10 +226,24 @@ check "the command sees its lock URL and token" 1 \
     "$(rdlm_with "$r" -- sh -c 'echo "$RDLM_LOCK_URL $RDLM_FENCING_TOKEN"' |
         grep -cE "^$RDLM_SERVER/locks/$r/[0-9a-f]{32} [0-9]+$")"
 check "the command reads the caller's stdin" hello "$(echo hello | rdlm_with "$r" -- cat)"
+echo hello | "$test_shell" -c 'exec 9>"$3"; . "$1"; rdlm_with "$2" -- sh -c "cat; echo via9 >&9"' \
+    sh "$here/rdlm.sh" "$r" "$work/fd9" > "$work/fd9.out" 2>/dev/null
+check "the command gets the caller's stdin and its open fd 9 (exec 9>file; flock 9)" "hello via9" \
+    "$(cat "$work/fd9.out") $(cat "$work/fd9" 2>/dev/null)"
+check "with every descriptor 3 to 9 open, the command's stdin is /dev/null" "done" \
+    "$(echo hello | "$test_shell" -c 'exec 3>/dev/null 4>&3 5>&3 6>&3 7>&3 8>&3 9>&3; . "$1"; rdlm_with "$2" -- cat; echo done' \
+        sh "$here/rdlm.sh" "$r" 2>/dev/null)"
 check "options after the resource, -- before the command" 0 \
     "$(status_of rdlm_with "$r" --lifetime 5 --wait=1 --title 'a "quoted" title' -- true)"
 check "rdlm_with without a command is bad usage" "$RDLM_EX_USAGE" "$(status_of rdlm_with "$r" --)"
 check "rdlm_with with an unknown option is bad usage" "$RDLM_EX_USAGE" "$(status_of rdlm_with "$r" --bogus -- true)"
+check "a renewed lifetime under 2 s is bad usage" "$RDLM_EX_USAGE" \
+    "$(status_of rdlm_with "$r" --lifetime 1.9 -- touch "$work/short")"
+check "and does not run the command" no "$([ -e "$work/short" ] && echo yes || echo no)"
+check "which it explains" 1 "$(rdlm_with "$r" --lifetime 1 -- true 2>&1 | grep -c 'lifetime 2 or more')"
+check "a lifetime of 2 s is renewed" 0 "$(status_of rdlm_with "$r" --lifetime 2 -- true)"
+check "a short lifetime is fine with --no-refresh" 0 "$(status_of rdlm_with "$r" --lifetime 0.5 --no-refresh -- true)"
+check "a lifetime that is not a number is bad usage" "$RDLM_EX_USAGE" "$(status_of rdlm_with "$r" --lifetime 08 -- true)"
 
 lock=$(rdlm_acquire "$r" 30 0)
 check "rdlm_with on a held resource times out" "$RDLM_EX_TIMEOUT" \
@@ -166,7 +278,7 @@ with_signal() { # with_signal SIGNAL [WRAPPER...]: prints "status locks command-
     shell=$!
     until_file "$work/sig.pid" || { echo "the command never started"; return; }
     kill -s "$sig" -- "-$shell"
-    if wait "$shell"; then st=0; else st=$?; fi
+    if wait "$shell" 2>/dev/null; then st=0; else st=$?; fi
     # The calling shell may die of the signal at once, while rdlm_with still cleans up.
     until_released "$r" || :
     alive=$(kill -0 "$(cat "$work/sig.pid")" 2>/dev/null && echo alive || echo stopped)
@@ -182,6 +294,26 @@ if command -v setsid >/dev/null 2>&1; then
     else
         echo "skipped: INT to the process group (needs env --default-signal)" >&2
     fi
+
+    # TERM to the group while a release is under way: curl must not die with it.
+    r=$(name slowrelease)
+    PATH=$work/bin:$PATH RDLM_TEST_CURL=slow RDLM_TEST_MARK=$work/slowwith \
+        setsid "$test_shell" -c '. "$1"; rdlm_with "$2" -- true' sh "$here/rdlm.sh" "$r" >/dev/null 2>&1 &
+    shell=$!
+    check "rdlm_with's release starts" 0 "$(status_of until_exists "$work/slowwith.DELETE.started")"
+    kill -s TERM -- "-$shell"
+    if wait "$shell" 2>/dev/null; then st=0; else st=$?; fi
+    check "TERM to the group during rdlm_with's release: the shell dies of TERM" 143 "$st"
+    check "and the release is not cut short" 0 "$(status_of until_released "$r")"
+    r=$(name slowrelease2)
+    lock=$(rdlm_acquire "$r" 60 0)
+    PATH=$work/bin:$PATH RDLM_TEST_CURL=slow RDLM_TEST_MARK=$work/slowrelease \
+        setsid "$test_shell" -c '. "$1"; rdlm_release "$2"' sh "$here/rdlm.sh" "$lock" >/dev/null 2>&1 &
+    shell=$!
+    check "rdlm_release starts" 0 "$(status_of until_exists "$work/slowrelease.DELETE.started")"
+    kill -s TERM -- "-$shell"
+    wait "$shell" 2>/dev/null || :
+    check "TERM to the group during rdlm_release: the release is not cut short" 0 "$(status_of until_released "$r")"
 else
     echo "skipped: signals to the process group (needs setsid)" >&2
 fi
@@ -189,33 +321,58 @@ fi
 # TERM to the calling shell's pid alone: like any foreground command, the command runs on
 # under its lock, which is released when it ends.
 r=$(name orphan)
-rm -f "$work/orphan.pid"
-"$test_shell" -c '. "$1"; rdlm_with "$2" -- sh -c "echo \$\$ > \"\$1\"; exec sleep 2" sh "$3"' \
-    sh "$here/rdlm.sh" "$r" "$work/orphan.pid" >/dev/null 2>&1 &
+rm -f "$work/orphan.pid" "$work/orphan.go"
+"$test_shell" -c '. "$1"; rdlm_with "$2" -- sh -c "echo \$\$ > \"\$1\"; while [ ! -e \"\$1.go\" ]; do sleep 0.1; done" sh "$3"' \
+    sh "$here/rdlm.sh" "$r" "$work/orphan" >/dev/null 2>&1 &
 shell=$!
-check "the command under the orphan test starts" 0 "$(status_of until_file "$work/orphan.pid")"
+check "the command under the orphan test starts" 0 "$(status_of until_file "$work/orphan")"
 kill -s TERM "$shell"
-if wait "$shell"; then st=0; else st=$?; fi
+if wait "$shell" 2>/dev/null; then st=0; else st=$?; fi
 check "TERM to the calling shell alone: it dies" 143 "$st"
 check "while the command keeps its lock" 1 "$(locks_on "$r")"
-while kill -0 "$(cat "$work/orphan.pid")" 2>/dev/null; do sleep 0.1; done
-check "which is released when the command ends" 0 "$(status_of until_released "$r")"
+: > "$work/orphan.go"
+check "the command ends when told" 0 "$(status_of within 20 is_gone "$(cat "$work/orphan")")"
+check "and its lock is released then" 0 "$(status_of until_released "$r")"
 
+# Renewal: the command runs past its lifetime (4 s, renewed every second) until told to end.
 r=$(name long)
-rdlm_with "$r" --lifetime 4 -- sleep 6 2>"$work/long.err" &
+rm -f "$work/long" "$work/long.go"
+rdlm_with "$r" --lifetime 4 -- sh -c 'echo $$ > "$1"; while [ ! -e "$1.go" ]; do sleep 0.1; done' sh "$work/long" \
+    2>"$work/long.err" &
 with=$!
-sleep 5
+check "the command under the renewal test starts" 0 "$(status_of until_file "$work/long")"
+sleep 5 # past the first lifetime: only renewals can have kept the lock
 check "a command outliving its lifetime still holds the lock (renewed)" "$RDLM_EX_TIMEOUT" \
     "$(status_of rdlm_acquire "$r" 30 0)"
+: > "$work/long.go"
 wait "$with"
 check "and rdlm_with returns its status" 0 $?
 check "without a warning" 0 "$(wc -c < "$work/long.err" | tr -d ' ')"
+
+# A signal while rdlm_with waits for a renewal in flight (after the command ended): it waits
+# on, so that no renewal outlives rdlm_with. (Lifetime 6: renewals every 2 s, each delayed
+# 2 s by the stand-in curl, still come before the lease ends.)
+r=$(name finalwait)
+(PATH=$work/bin:$PATH RDLM_TEST_CURL=slowpatch RDLM_TEST_MARK=$work/fw; export PATH RDLM_TEST_CURL RDLM_TEST_MARK
+ rdlm_with "$r" --lifetime 6 -- sh -c 'echo "$$ $PPID" > "$1"; while [ ! -e "$1.PATCH.started" ]; do sleep 0.1; done' \
+     sh "$work/fw") 2>"$work/fw.err" &
+with=$!
+check "the command under the final-wait test starts" 0 "$(status_of until_file "$work/fw")"
+read -r fw_command fw_with < "$work/fw"
+check "a renewal starts (and takes 2 s more)" 0 "$(status_of until_exists "$work/fw.PATCH.started")"
+check "the command ends meanwhile" 0 "$(status_of within 20 is_gone "$fw_command")"
+kill -s TERM "$fw_with"
+if wait "$with"; then st=0; else st=$?; fi
+check "TERM to rdlm_with as it waits for the renewal: it dies of TERM" 143 "$st"
+check "once the renewal is over" yes "$([ -e "$work/fw.PATCH.done" ] && echo yes || echo no)"
+check "and the lock is released" 0 "$(locks_on "$r")"
+check "which found the lock alive" 0 "$(grep -c lost "$work/fw.err")"
 
 r=$(name lost)
 rdlm_with "$r" --lifetime 3 -- sh -c 'echo $$ > "$1"; exec sleep 30' sh "$work/lost.pid" 2>/dev/null &
 with=$!
 check "the command under the lost-lock test starts" 0 "$(status_of until_file "$work/lost.pid")"
-curl -s -o /dev/null -X DELETE "$RDLM_SERVER/resources/$r"
+curl -q -s -o /dev/null -X DELETE "$RDLM_SERVER/resources/$r"
 wait "$with"
 check "a lock deleted under a running command: rdlm_with returns 'lost'" "$RDLM_EX_LOST" $?
 check "and the command was stopped" stopped \

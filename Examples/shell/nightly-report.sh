@@ -22,7 +22,9 @@ if [ "${1-}" = --work ]; then
     exit 0
 fi
 
-rdlm_with "${JOB_RESOURCE:-nightlyreport}" --lifetime 30 --wait "${JOB_WAIT:-0}" -- "$0" --work
+# The work is this script again, by its full path (so that `sh nightly-report.sh` works from
+# its own folder too), run by sh (so that it need not be executable).
+rdlm_with "${JOB_RESOURCE:-nightlyreport}" --lifetime 30 --wait "${JOB_WAIT:-0}" -- sh "$here/${0##*/}" --work
 status=$?
 if [ "$status" -eq "$RDLM_EX_TIMEOUT" ]; then
     echo "skipped pid $$: another run holds the lock" >> "$log"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Starts nightly-report.sh twice at once against a live rdlmd, first as cron usually wants
 # (the second copy skips), then queued (the second waits and runs after the first), and
-# checks from the job's log that two runs never overlapped.
+# checks from the job's log that two runs never overlapped; then runs it once as
+# `sh nightly-report.sh` from its own folder.
 # Usage: run.sh [SERVER_URL]   (default $RDLM_SERVER, else http://127.0.0.1:8888)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,6 +39,12 @@ twice 20
 check "both ran" 2 "$(count start)"
 check "no overlap (queue)" 0 "$(count OVERLAP)"
 check "one after the other" "start end start end" "$(cut -d' ' -f1 "$JOB_LOG" | tr '\n' ' ' | sed 's/ $//')"
+
+echo "started as 'sh nightly-report.sh' from its own folder:"
+: > "$JOB_LOG"
+(cd "$here" && JOB_WAIT=0 sh nightly-report.sh)
+sed 's/^/    /' "$JOB_LOG"
+check "it runs" "start end" "$(cut -d' ' -f1 "$JOB_LOG" | tr '\n' ' ' | sed 's/ $//')"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
