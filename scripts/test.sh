@@ -85,6 +85,9 @@ RDLM=.build/debug/rdlm RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q 
 echo "==> durability: rdlmd --data-dir killed with SIGKILL 20 times loses nothing it acknowledged" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/durability/test_crash.py
 
+echo "==> benchmark suite, smoke run: every scenario produces numbers (not timed; debug builds)" >&2
+Benchmarks/run.sh --quick --debug --rdlmd .build/debug/rdlmd
+
 echo "==> graceful shutdown: a parked waiter gets 503 and rdlmd exits within 2 s" >&2
 curl -s -o /dev/null -X POST -d '{"title": "holder", "lifetime": 60, "wait": 0}' "http://127.0.0.1:$open_port/locks/shutdown"
 curl -s -o "$work/waiter.out" -w '%{http_code}' -X POST -d '{"title": "waiter", "lifetime": 60, "wait": 60}' \

@@ -1,0 +1,114 @@
+import Foundation
+import Histogram
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Nanoseconds on the monotonic clock (the clock NIO's deadlines use), read through the vDSO.
+@inline(__always)
+func now() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+/// A latency histogram in nanoseconds, 3 significant digits, up to 10 minutes.
+struct Latencies: Sendable {
+    private(set) var histogram = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
+
+    mutating func record(_ nanoseconds: UInt64) {
+        _ = histogram.record(min(nanoseconds, 600_000_000_000))
+    }
+
+    /// Records a signed difference; negative values (possible only when a client-side ideal
+    /// time is an upper bound) are counted as zero and tallied by the caller.
+    mutating func record(signed nanoseconds: Int64) {
+        record(UInt64(max(0, nanoseconds)))
+    }
+
+    mutating func merge(_ other: Latencies) {
+        histogram.add(other.histogram)
+    }
+
+    var summary: LatencySummary {
+        func us(_ value: UInt64) -> Double { (Double(value) / 1_000).rounded(toPlaces: 1) }
+        guard histogram.totalCount > 0 else { return LatencySummary(count: 0, p50_us: 0, p90_us: 0, p99_us: 0, max_us: 0, mean_us: 0) }
+        return LatencySummary(
+            count: histogram.totalCount,
+            p50_us: us(histogram.valueAtPercentile(50)),
+            p90_us: us(histogram.valueAtPercentile(90)),
+            p99_us: us(histogram.valueAtPercentile(99)),
+            max_us: us(histogram.max),
+            mean_us: (histogram.mean / 1_000).rounded(toPlaces: 1))
+    }
+}
+
+struct LatencySummary: Codable, Sendable {
+    var count: UInt64
+    var p50_us: Double
+    var p90_us: Double
+    var p99_us: Double
+    var max_us: Double
+    var mean_us: Double
+}
+
+extension Double {
+    func rounded(toPlaces places: Int) -> Double {
+        let scale = Foundation.pow(10, Double(places))
+        return (self * scale).rounded() / scale
+    }
+}
+
+/// Resident set size of a process in KiB, from /proc/PID/status (VmRSS).
+func residentKiB(pid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    }
+    return nil
+}
+
+/// Prints a result as one line of JSON on standard output (the orchestrator reads it).
+func emit(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    FileHandle.standardOutput.write(try encoder.encode(value))
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// Counts of answers by "METHOD status", and of connection failures.
+struct StatusCounts: Sendable {
+    var counts: [String: UInt64] = [:]
+
+    mutating func add(_ method: String, _ status: Int) {
+        counts["\(method) \(status)", default: 0] += 1
+    }
+
+    mutating func merge(_ other: StatusCounts) {
+        counts.merge(other.counts, uniquingKeysWith: +)
+    }
+}
+
+/// Splits "host:port" (or "http://host:port/") into its parts.
+func parseTarget(_ text: String) throws -> (host: String, port: Int) {
+    var rest = Substring(text)
+    if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+    if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+    guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) else {
+        throw LoadgenError("target must be host:port, not \(text)")
+    }
+    return (String(rest[..<colon]), port)
+}
+
+struct LoadgenError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The path part of an absolute URL from a Location header ("http://h:p/locks/a/b" → "/locks/a/b").
+func pathOfURL(_ url: String) -> String {
+    guard let scheme = url.range(of: "://") else { return url }
+    guard let slash = url[scheme.upperBound...].firstIndex(of: "/") else { return "/" }
+    return String(url[slash...])
+}
