@@ -75,13 +75,14 @@ if [ "$original" -eq 1 ]; then
         old_python=$(command -v pypy3)
         runtime=$("$old_python" -c 'import platform, sys; print("PyPy %s (Python %s)" % (".".join(map(str, sys.pypy_version_info[:3])), platform.python_version()))')
     fi
-    venv=".build-bench/rdlm-original-$(echo "$runtime" | tr -c 'a-zA-Z0-9.\n' '-' | tr 'A-Z' 'a-z')"
+    venv=".build-bench/rdlm-original-$(echo "$runtime" | tr -c 'a-zA-Z0-9.\n' '-' | tr '[:upper:]' '[:lower:]')"
     if [ -n "$old_python" ] && ! "$venv/bin/python" -c 'import rdlm, tornado; assert tornado.version == "4.5.3"' 2>/dev/null; then
         echo "==> installing the original RDLM 0.4.2 + Tornado 4.5.3 on $runtime in $venv" >&2
         rm -rf "$venv"
-        "$old_python" -m venv "$venv" >&2 &&
-            "$venv/bin/pip" install -q --disable-pip-version-check --no-deps tornado==4.5.3 rdlm==0.4.2 >&2 ||
+        if ! { "$old_python" -m venv "$venv" >&2 &&
+            "$venv/bin/pip" install -q --disable-pip-version-check --no-deps tornado==4.5.3 rdlm==0.4.2 >&2; }; then
             rm -rf "$venv"
+        fi
     fi
     if [ -n "$old_python" ] && [ -x "$venv/bin/python" ]; then
         how="PyPI's \`rdlm==0.4.2\` installed with \`--no-deps\` next to \`tornado==4.5.3\`, unmodified, in a virtual environment of $runtime, run as \`rdlm-daemon.py --port=PORT\` with its default options (it logs every request, as it does by default). Each of its daemons gets 8 s of the same load, not measured, before its first run."
