@@ -105,13 +105,13 @@ struct RDLMDaemon: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let limits = RequestLimits(
-            maxLifetime: .microseconds(Int64(maxLifetime * 1_000_000)),
-            maxWait: .microseconds(Int64(maxWait * 1_000_000)),
+            maxLifetime: .seconds(maxLifetime),
+            maxWait: .seconds(maxWait),
             maxBodyBytes: maxBodyBytes,
             maxTitleBytes: maxTitleBytes,
             maxResourceNameLength: maxResourceNameLength,
-            requestTimeout: .microseconds(Int64(requestTimeout * 1_000_000)),
-            idleTimeout: .microseconds(Int64(idleTimeout * 1_000_000)),
+            requestTimeout: .seconds(requestTimeout),
+            idleTimeout: .seconds(idleTimeout),
             table: LockTableLimits(maxWaitersPerResource: maxWaitersPerResource, maxLocks: maxLocks))
         let persistence = dataDir.map { Persistence(directory: $0, fsync: fsync, truncateCorruption: recoverTruncate) }
         let configuration = ServerConfiguration(

@@ -45,7 +45,7 @@ enum JournalFraming {
             let end = offset + headerSize + length
             guard length <= maxPayload else {
                 return ReadResult(records: records, validLength: offset,
-                                  damage: end >= bytes.count || length > bytes.count ? .tornTail(offset: offset) : .corrupt(offset: offset, reason: "frame length \(length) is impossible"))
+                                  damage: end >= bytes.count ? .tornTail(offset: offset) : .corrupt(offset: offset, reason: "frame length \(length) is impossible"))
             }
             guard end <= bytes.count else {
                 return ReadResult(records: records, validLength: offset, damage: .tornTail(offset: offset))

@@ -58,31 +58,29 @@ public final class InMemoryLockService: LockService {
 
     public func acquire(_ request: LockRequest, on resource: String, id: LockID, eventLoop: any EventLoop) -> EventLoopFuture<AcquireOutcome> {
         var parked: EventLoopFuture<AcquireOutcome>?
-        let immediate = perform(on: eventLoop) { state -> AcquireOutcome? in
+        // For a queued request `perform`'s own future is not used (its value is a
+        // placeholder): the answer comes through the parked promise.
+        let immediate = perform(on: eventLoop) { [logger] state -> AcquireOutcome in
             guard !state.isShuttingDown else { return .shuttingDown }
+            let outcome: AcquireOutcome
             switch state.table.acquire(request, on: resource, id: id, now: .now) {
             case .granted:
-                return state.table.lock(id, on: resource).map { .granted($0) } ?? .waitTimedOut
+                outcome = state.table.lock(id, on: resource).map { .granted($0) } ?? .waitTimedOut
             case .queued:
                 let promise = eventLoop.makePromise(of: AcquireOutcome.self)
                 state.parked[id] = promise
                 parked = promise.futureResult
-                return nil
+                logger.debug("acquire queued", metadata: ["resource": "\(resource)", "lock": "\(id)"])
+                return .abandoned
             case .refused(.wouldWait):
-                return .waitTimedOut
+                outcome = .waitTimedOut
             case .refused(let refusal):
-                return .refused(refusal)
+                outcome = .refused(refusal)
             }
-        }
-        if let parked {
-            logger.debug("acquire queued", metadata: ["resource": "\(resource)", "lock": "\(id)"])
-            return parked
-        }
-        return immediate.map { [logger] outcome in
-            let outcome = outcome ?? .waitTimedOut
             logger.debug("acquire", metadata: ["resource": "\(resource)", "lock": "\(id)", "outcome": "\(outcome.logDescription)"])
             return outcome
         }
+        return parked ?? immediate
     }
 
     public func abandon(_ id: LockID) {
