@@ -253,5 +253,104 @@ extension ServerTests {
             defer { try? FileManager.default.removeItem(at: file) }
             #expect(throws: ConfigurationError.self) { try AdminAuthentication.fromFlag(file.path) }
         }
+
+        @Test("a missing userpass file says which file and why")
+        func missingFileMessage() throws {
+            let error = try #require(throws: ConfigurationError.self) { try AdminAuthentication.fromFlag("/nonexistent/rdlm-admins") }
+            #expect(error.description == "cannot read admin userpass file '/nonexistent/rdlm-admins': No such file or directory")
+        }
+
+        @Test("a directory or a file that is not UTF-8 is a configuration error")
+        func unreadableFiles() throws {
+            let directory = try #require(throws: ConfigurationError.self) { try AdminAuthentication.fromFlag(NSTemporaryDirectory()) }
+            #expect(directory.description.hasSuffix(": Is a directory"), "\(directory)")
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("rdlm-admins-\(UUID().uuidString)")
+            try Data([0x61, 0x3A, 0xFF, 0x0A]).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let binary = try #require(throws: ConfigurationError.self) { try AdminAuthentication.fromFlag(file.path) }
+            #expect(binary.description == "cannot read admin userpass file '\(file.path)': not valid UTF-8")
+        }
+
+        @Test("a byte order mark, tabs, CRLF and Unicode spaces around entries are not part of them")
+        func blanksAroundEntries() throws {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("rdlm-admins-\(UUID().uuidString)")
+            try Data("\u{FEFF}admin:secret\r\n\t ops:hunter2\u{00A0}\t\r\n \t \n  # comment\n".utf8).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            #expect(try AdminAuthentication.fromFlag(file.path) == .basic(credentials: ["admin:secret", "ops:hunter2"]))
+        }
+
+        @Test("an entry without ':' is named by its number")
+        func entryWithoutColon() throws {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("rdlm-admins-\(UUID().uuidString)")
+            try "admin:secret\nnobody\n".write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let error = try #require(throws: ConfigurationError.self) { try AdminAuthentication.fromFlag(file.path) }
+            #expect(error.description == "admin userpass file '\(file.path)': entry 2 has no ':' (expected user:password)")
+        }
+    }
+
+    /// The strict base64 of Basic credentials, without Foundation.
+    @Suite("Base64 decoding")
+    struct Base64Decoding {
+        @Test("valid input, with each amount of padding", arguments: [
+            ("", ""), ("YQ==", "a"), ("YWI=", "ab"), ("YWJj", "abc"), ("YWJjZA==", "abcd"),
+            ("YWRtaW46c2VjcmV0", "admin:secret"), ("b3BzOmh1bnRlcjI=", "ops:hunter2"),
+        ])
+        func valid(encoded: String, decoded: String) {
+            #expect(Base64.decode(encoded) == Array(decoded.utf8))
+        }
+
+        @Test("all of the alphabet, '+' and '/' included")
+        func alphabet() {
+            #expect(Base64.decode("+/+/") == [0xFB, 0xFF, 0xBF])
+            #expect(Base64.decode("AAAA") == [0, 0, 0])
+            #expect(Base64.decode("////") == [0xFF, 0xFF, 0xFF])
+        }
+
+        @Test("agrees with Foundation on what Foundation encodes")
+        func roundTrip() {
+            var generator = SystemRandomNumberGenerator()
+            for length in 0..<64 {
+                let bytes = (0..<length).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+                let encoded = Data(bytes).base64EncodedString()
+                #expect(Base64.decode(encoded) == bytes, "\(encoded)")
+            }
+        }
+
+        @Test("unused bits before a pad are ignored, as Foundation does")
+        func unusedBits() {
+            #expect(Base64.decode("YR==") == Array("a".utf8))
+            #expect(Base64.decode("YWJ=") == Array("ab".utf8))
+        }
+
+        @Test("a length that is not a multiple of four is refused", arguments: [
+            "Y", "YQ", "YQ=", "YWJ", "YWJjZ", "YWJjZA", "YWJjZA=", "YWJjZA===",
+        ])
+        func wrongLength(encoded: String) {
+            #expect(Base64.decode(encoded) == nil)
+        }
+
+        @Test("padding anywhere but the end of the last group is refused", arguments: [
+            "====", "Y===", "=YQ=", "YQ=a", "Y=Q=", "YQ==YQ==", "YWJj====", "YWI===A=",
+        ])
+        func misplacedPadding(encoded: String) {
+            #expect(Base64.decode(encoded) == nil)
+        }
+
+        @Test("a character outside the standard alphabet is refused", arguments: [
+            "YW J", "YWJj\n", " YWJ", "YWJ-", "YWJ_", "YW.j", "YWJ\u{0}", "YWJ\u{E9}", "ÿWJj",
+        ])
+        func invalidCharacter(encoded: String) {
+            #expect(Base64.decode(encoded) == nil)
+        }
+
+        @Test("the Authorization header: blanks around the credentials are allowed, not inside")
+        func headerBlanks() {
+            let mode = AdminAuthentication.basic(credentials: ["admin:secret"])
+            #expect(mode.check(authorization: "Basic \tYWRtaW46c2VjcmV0 \t") == nil)
+            #expect(mode.check(authorization: "Basic YWRtaW46 c2VjcmV0") == .unauthorized("Authorization credentials are not valid base64"))
+            #expect(mode.check(authorization: "Basic YWRtaW4=") == .unauthorized("Authorization credentials must be user:password"))
+            #expect(mode.check(authorization: "Basic YWRtaW46d3Jvbmc=") == .unauthorized("wrong admin credentials"))
+        }
     }
 }

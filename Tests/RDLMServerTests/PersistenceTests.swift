@@ -23,6 +23,51 @@ private func fencingToken(_ response: TestResponse) throws -> UInt64 {
 }
 
 extension ServerTests {
+    /// The POSIX helpers that stand in for FileManager.
+    @Suite("Data files")
+    struct DataFiles {
+        @Test("createDirectories makes missing parents, accepts an existing directory, and names what is in the way")
+        func createDirectories() async throws {
+            try await withDataDirectory { root in
+                let nested = root + "/a/b//c/"
+                try DataFile.createDirectories(nested)
+                #expect(DataFile.isDirectory(nested))
+                try DataFile.createDirectories(nested)
+                try DataFile.createDirectories(root + "/a/b")
+                _ = FileManager.default.createFile(atPath: root + "/file", contents: Data())
+                let file = try #require(throws: StorageError.self) { try DataFile.createDirectories(root + "/file") }
+                #expect(file.description == "cannot create \(root)/file: File exists")
+                #expect(file.systemReason == "File exists")
+                // A file where a parent should be: the error names the file.
+                let below = try #require(throws: StorageError.self) { try DataFile.createDirectories(root + "/file/d") }
+                #expect(below.description == "cannot create \(root)/file: File exists")
+            }
+        }
+
+        @Test("a data directory that cannot be created says so with the system's reason")
+        func dataDirectoryError() async throws {
+            try await withDataDirectory { root in
+                try DataFile.createDirectories(root)
+                _ = FileManager.default.createFile(atPath: root + "/file", contents: Data())
+                let error = try #require(throws: StorageError.self) { try DataDirectory.open(root + "/file/data") }
+                #expect(error.description == "cannot create data directory \(root)/file/data: File exists")
+            }
+        }
+
+        @Test("names lists a directory's entries without . and ..")
+        func names() async throws {
+            try await withDataDirectory { root in
+                try DataFile.createDirectories(root + "/sub")
+                for name in ["journal-1", "snapshot-2", "lock"] {
+                    _ = FileManager.default.createFile(atPath: root + "/" + name, contents: Data())
+                }
+                #expect(try DataFile.names(in: root).sorted() == ["journal-1", "lock", "snapshot-2", "sub"])
+                #expect(try DataFile.names(in: root + "/sub") == [])
+                #expect(throws: StorageError.self) { try DataFile.names(in: root + "/missing") }
+            }
+        }
+    }
+
     /// `--data-dir`: locks and fencing tokens survive a restart.
     @Suite("Durability")
     struct Durability {

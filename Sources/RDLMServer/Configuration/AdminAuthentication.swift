@@ -1,5 +1,3 @@
-import Foundation
-
 /// The three admin modes of the original `--admin_userpass_file`.
 public enum AdminAuthentication: Sendable, Equatable {
     /// `yes`: admin requests need no credentials.
@@ -22,14 +20,19 @@ public enum AdminAuthentication: Sendable, Equatable {
         case "yes": return .open
         case "no": return .forbidden
         default:
-            let contents: String
+            let bytes: [UInt8]
             do {
-                contents = try String(contentsOfFile: value, encoding: .utf8)
+                bytes = try DataFile.readAll(value)
             } catch {
-                throw ConfigurationError("cannot read admin userpass file '\(value)': \(error.localizedDescription)")
+                throw ConfigurationError("cannot read admin userpass file '\(value)': \(error.systemReason ?? error.description)")
+            }
+            // A byte order mark is not part of the first line (Foundation's reading dropped it too).
+            let text = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? bytes.dropFirst(3) : bytes[...]
+            guard let contents = String(validating: text, as: UTF8.self) else {
+                throw ConfigurationError("cannot read admin userpass file '\(value)': not valid UTF-8")
             }
             let lines = contents.split(whereSeparator: \.isNewline)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .map(Self.trimmingBlanks)
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
             for (number, line) in lines.enumerated() where !line.contains(":") {
                 throw ConfigurationError("admin userpass file '\(value)': entry \(number + 1) has no ':' (expected user:password)")
@@ -54,10 +57,9 @@ public enum AdminAuthentication: Sendable, Equatable {
             guard parts.count == 2, parts[0].lowercased() == "basic" else {
                 return .unauthorized("Authorization must use the Basic scheme")
             }
-            guard let decoded = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+            guard let offered = Base64.decode(Self.trimmingBlanks(parts[1])) else {
                 return .unauthorized("Authorization credentials are not valid base64")
             }
-            let offered = [UInt8](decoded)
             guard offered.contains(UInt8(ascii: ":")) else {
                 return .unauthorized("Authorization credentials must be user:password")
             }
@@ -69,6 +71,18 @@ public enum AdminAuthentication: Sendable, Equatable {
             }
             return matched ? nil : .unauthorized("wrong admin credentials")
         }
+    }
+
+    /// `text` without the blanks at either end: tabs and the Unicode space separators
+    /// (general category Zs, such as U+0020 and U+00A0), the set `CharacterSet.whitespaces` is.
+    static func trimmingBlanks(_ text: Substring) -> String {
+        func isBlank(_ scalar: Unicode.Scalar) -> Bool {
+            scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator
+        }
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isBlank($0) }),
+              let last = scalars.lastIndex(where: { !isBlank($0) }) else { return "" }
+        return String(Substring(scalars[first...last]))
     }
 
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Logging
 import RDLMCore
 
@@ -25,9 +29,9 @@ struct DataDirectory {
     /// - Throws: when another daemon holds the lock, or the directory is unusable.
     static func open(_ path: String) throws(StorageError) -> DataDirectory {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try DataFile.createDirectories(path)
         } catch {
-            throw StorageError("cannot create data directory \(path): \(error.localizedDescription)")
+            throw StorageError("cannot create data directory \(path): \(error.systemReason ?? error.description)")
         }
         let lockPath = path + "/lock"
         let fd = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -44,7 +48,7 @@ struct DataDirectory {
 
     /// Generations present, by kind.
     private func generations() -> (snapshots: [Int], journals: [Int]) {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        let names = (try? DataFile.names(in: path)) ?? []
         func numbers(_ prefix: String) -> [Int] {
             names.compactMap { name in
                 guard name.hasPrefix(prefix) else { return nil }
