@@ -31,6 +31,7 @@ let package = Package(
             name: "RDLMServer",
             dependencies: [
                 "RDLMCore",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

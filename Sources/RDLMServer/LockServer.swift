@@ -85,8 +85,9 @@ public final class LockServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try pipeline.addHandler(ProtocolErrorHandler())
+                    // The request handler frames its own answers and holds pipelined requests
+                    // back itself (see RequestHandler), so only NIO's request decoder is used.
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(RequestHandler(shared: shared))
                 }
             }

@@ -27,8 +27,15 @@ struct PreparedRequest {
             "POST /locks/\(resource) HTTP/1.1\r\nHost: \(host)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"))
     }
 
-    static func bodiless(_ method: String, _ path: String, host: String, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> PreparedRequest {
-        PreparedRequest(bytes: allocator.buffer(string: "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\n\r\n"))
+    static func bodiless(_ method: StaticString, _ path: String, host: String, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> PreparedRequest {
+        var bytes = allocator.buffer(capacity: path.utf8.count + host.utf8.count + 32)
+        bytes.writeStaticString(method)
+        bytes.writeInteger(UInt8(ascii: " "))
+        bytes.writeString(path)
+        bytes.writeStaticString(" HTTP/1.1\r\nHost: ")
+        bytes.writeString(host)
+        bytes.writeStaticString("\r\n\r\n")
+        return PreparedRequest(bytes: bytes)
     }
 }
 
@@ -183,7 +190,7 @@ enum ResponseParser {
                         for offset in value { let digit = Int(bytes[offset]) - 48; if (0...9).contains(digit) { length = length * 10 + digit } }
                         contentLength = length
                     } else if let value = headerValue(bytes, lineStart, lineEnd, name: "location") {
-                        location = pathOfURL(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[value]), as: UTF8.self))
+                        location = pathOfURL(UnsafeRawBufferPointer(rebasing: bytes[value]))
                     } else if headerValue(bytes, lineStart, lineEnd, name: "transfer-encoding") != nil {
                         chunked = true
                     }

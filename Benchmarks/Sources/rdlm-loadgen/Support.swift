@@ -79,14 +79,26 @@ func emit(_ value: some Encodable) throws {
 
 /// Counts of answers by "METHOD status", and of connection failures.
 struct StatusCounts: Sendable {
-    var counts: [String: UInt64] = [:]
+    /// Kept by (method, status) while running: formatting a "METHOD status" key per answer
+    /// was a visible part of the generator's CPU (it shares the machine with the daemon).
+    private struct Key: Hashable, Sendable {
+        var method: String
+        var status: Int
+    }
 
-    mutating func add(_ method: String, _ status: Int) {
-        counts["\(method) \(status)", default: 0] += 1
+    private var byKey: [Key: UInt64] = [:]
+
+    /// "METHOD status" → count, as reported.
+    var counts: [String: UInt64] {
+        Dictionary(byKey.map { ("\($0.key.method) \($0.key.status)", $0.value) }, uniquingKeysWith: +)
+    }
+
+    mutating func add(_ method: StaticString, _ status: Int) {
+        byKey[Key(method: method.description, status: status), default: 0] += 1
     }
 
     mutating func merge(_ other: StatusCounts) {
-        counts.merge(other.counts, uniquingKeysWith: +)
+        byKey.merge(other.byKey, uniquingKeysWith: +)
     }
 }
 
@@ -106,9 +118,15 @@ struct LoadgenError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// The path part of an absolute URL from a Location header ("http://h:p/locks/a/b" → "/locks/a/b").
-func pathOfURL(_ url: String) -> String {
-    guard let scheme = url.range(of: "://") else { return url }
-    guard let slash = url[scheme.upperBound...].firstIndex(of: "/") else { return "/" }
-    return String(url[slash...])
+/// The path part of an absolute URL from a Location header ("http://h:p/locks/a/b" → "/locks/a/b"),
+/// found by scanning bytes (this runs once per acquire).
+func pathOfURL(_ url: UnsafeRawBufferPointer) -> String {
+    var start = 0
+    let slash = UInt8(ascii: "/")
+    // After "scheme://", the path starts at the next "/".
+    if let scheme = (0..<max(0, url.count - 2)).first(where: { url[$0] == UInt8(ascii: ":") && url[$0 + 1] == slash && url[$0 + 2] == slash }) {
+        guard let pathStart = (scheme + 3..<url.count).first(where: { url[$0] == slash }) else { return "/" }
+        start = pathStart
+    }
+    return String(decoding: UnsafeRawBufferPointer(rebasing: url[start...]), as: UTF8.self)
 }

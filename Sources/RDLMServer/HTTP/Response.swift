@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 
 /// A complete answer, before it is framed for the wire.
@@ -53,5 +54,56 @@ struct Response {
             }
         }
         return escaped
+    }
+}
+
+extension Response {
+    /// The answer as HTTP/1.x bytes: status line, headers, `Content-Length` (none on 1xx and
+    /// 204, as RFC 9110 requires), `Connection` when it differs from the version's default,
+    /// then the body unless it is the answer to a HEAD request.
+    ///
+    /// Header values are the daemon's own, except the `Host` a client sent, echoed in
+    /// `Location`; NIO's parser does not let CR or LF into a header value, so it cannot
+    /// split the answer.
+    func encode(into buffer: inout ByteBuffer, version: HTTPVersion, keepAlive: Bool, includeBody: Bool) {
+        let isHTTP10 = version.major == 1 && version.minor == 0
+        buffer.writeStaticString(isHTTP10 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        let code = status.code
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(code / 100 % 10))
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(code / 10 % 10))
+        buffer.writeInteger(UInt8(ascii: "0") + UInt8(code % 10))
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(status.reasonPhrase)
+        buffer.writeStaticString("\r\n")
+        for (name, value) in headers {
+            Self.writeHeader(name, value, into: &buffer)
+        }
+        if let contentType {
+            Self.writeHeader("Content-Type", contentType, into: &buffer)
+        }
+        let isInformational = code < 200
+        if !isInformational && code != 204 {
+            buffer.writeStaticString("Content-Length: ")
+            buffer.writeString(String(body.utf8.count))
+            buffer.writeStaticString("\r\n")
+        }
+        if !isInformational {
+            if !keepAlive {
+                buffer.writeStaticString("Connection: close\r\n")
+            } else if isHTTP10 {
+                buffer.writeStaticString("Connection: keep-alive\r\n")
+            }
+        }
+        buffer.writeStaticString("\r\n")
+        if includeBody {
+            buffer.writeString(body)
+        }
+    }
+
+    private static func writeHeader(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
+        buffer.writeString(name)
+        buffer.writeStaticString(": ")
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
     }
 }
