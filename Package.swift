@@ -31,6 +31,7 @@ let package = Package(
             name: "RDLMServer",
             dependencies: [
                 "RDLMCore",
+                "CSystemMemory",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -60,6 +61,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // glibc's malloc tuning (malloc.h), which the Glibc module does not export.
+        .systemLibrary(name: "CSystemMemory"),
         // libcurl, with typed shims for its variadic setopt/getinfo calls.
         .systemLibrary(
             name: "CCurl",

@@ -12,18 +12,20 @@ public final class LockServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     private let logger: Logger
+    private let housekeeping: [RepeatedTask]
 
     /// The address actually bound (the port is known here when 0 was asked for).
     public var localAddress: SocketAddress? { channel.localAddress }
     /// The port actually bound.
     public var port: Int { channel.localAddress?.port ?? configuration.port }
 
-    private init(configuration: ServerConfiguration, service: InMemoryLockService, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, logger: Logger) {
+    private init(configuration: ServerConfiguration, service: InMemoryLockService, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, housekeeping: [RepeatedTask], logger: Logger) {
         self.configuration = configuration
         self.service = service
         self.journal = journal
         self.group = group
         self.channel = channel
+        self.housekeeping = housekeeping
         self.logger = logger
     }
 
@@ -43,10 +45,24 @@ public final class LockServer: Sendable {
             let service = InMemoryLockService(
                 limits: configuration.limits.table, lastFencingToken: lastToken, holders: holders,
                 journal: journal, timerLoop: group.next(), logger: logger)
-            let bound = try await bind(configuration: configuration, service: service, group: group, logger: logger)
+            let connections = ConnectionGauge()
+            let sweepers = ConnectionSweepers(group: group, interval: ConnectionSweeper.interval(for: configuration.limits))
+            let shared = RequestContext(service: service, configuration: configuration, logger: logger, sweepers: sweepers, connections: connections)
+            let reclaimer = MemoryReclaimer(logger: logger) { connections.value + service.lockCount }
+            let trimming = reclaimer.start(on: group.next())
+            let bound: any Channel
+            do {
+                bound = try await bind(configuration: configuration, shared: shared, group: group)
+            } catch {
+                sweepers.cancel()
+                trimming.cancel()
+                throw error
+            }
             var actual = configuration
             actual.port = bound.localAddress?.port ?? configuration.port
-            return LockServer(configuration: actual, service: service, journal: journal, group: group, channel: bound, logger: logger)
+            return LockServer(
+                configuration: actual, service: service, journal: journal, group: group, channel: bound,
+                housekeeping: sweepers.tasks + [trimming], logger: logger)
         } catch {
             journal?.close()
             try? await group.shutdownGracefully()
@@ -72,16 +88,14 @@ public final class LockServer: Sendable {
         }
     }
 
-    private static func bind(configuration: ServerConfiguration, service: InMemoryLockService, group: MultiThreadedEventLoopGroup, logger: Logger) async throws -> any Channel {
-        // The part of each connection's handler that all connections share, built once.
-        let shared = RequestContext(service: service, configuration: configuration, logger: logger)
-        return try await ServerBootstrap(group: group)
+    private static func bind(configuration: ServerConfiguration, shared: RequestContext, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // Parked waiters are idle connections: start their buffers small (see DESIGN.md).
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
@@ -99,6 +113,7 @@ public final class LockServer: Sendable {
     /// connection closed and the event loops stopped.
     public func shutdown() async {
         try? await channel.close()
+        for task in housekeeping { task.cancel() }
         service.shutdown()
         // Answers still waiting for their changes to reach the disk go out before the
         // connections close.

@@ -4,11 +4,23 @@ import NIOCore
 import NIOHTTP1
 import RDLMCore
 
-/// What every connection's handler shares.
-struct RequestContext: Sendable {
-    var service: any LockService
-    var configuration: ServerConfiguration
-    var logger: Logger
+/// What every connection's handler shares, built once; each handler holds one reference.
+final class RequestContext: Sendable {
+    let service: any LockService
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let decoder: LockRequestDecoder
+    let sweepers: ConnectionSweepers
+    let connections: ConnectionGauge
+
+    init(service: any LockService, configuration: ServerConfiguration, logger: Logger, sweepers: ConnectionSweepers, connections: ConnectionGauge) {
+        self.service = service
+        self.configuration = configuration
+        self.logger = logger
+        self.decoder = LockRequestDecoder(limits: configuration.limits)
+        self.sweepers = sweepers
+        self.connections = connections
+    }
 }
 
 /// Owns the life of one request at a time on one connection: collect the body, route, ask
@@ -31,7 +43,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case idle
         case receiving(HTTPRequestHead, ByteBuffer?)
         /// A response is being decided (immediately, or by an acquire that may be parked).
-        case answering(HTTPRequestHead, parked: PendingAcquire?)
+        case answering(Request, parked: PendingAcquire?)
         /// The request was refused before its end (body too large); the connection closes.
         case closing
     }
@@ -41,6 +53,23 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var resource: String
     }
 
+    /// What answering needs to know of a request. Kept instead of its head while the answer
+    /// is pending, so a parked acquire does not keep the head's header storage (about 600
+    /// bytes) alive.
+    private struct Request {
+        var version: HTTPVersion
+        var keepAlive: Bool
+        var isHEAD: Bool
+        var wantsJSON: Bool
+
+        init(_ head: HTTPRequestHead) {
+            version = head.version
+            keepAlive = head.isKeepAlive
+            isHEAD = head.method == .HEAD
+            wantsJSON = RequestHandler.wantsJSON(head)
+        }
+    }
+
     /// What arrived while an answer was pending, handled in order once it is written.
     private enum Inbound {
         case part(HTTPServerRequestPart)
@@ -48,7 +77,6 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let shared: RequestContext
-    private let decoder: LockRequestDecoder
     private var state = State.idle
     private var backlog = Deque<Inbound>()
     /// A read the channel asked for while input was on hold.
@@ -57,13 +85,16 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// This side's `host:port`, for `Location` when a client sent no `Host` (HTTP/1.0).
     private var localHost: String?
     private var isActive = true
-    private var watchdog: RepeatedTask?
     /// When the client last sent something or was last answered.
     private var lastActivity = NIODeadline.now()
+    /// This connection's context while the handler is in its pipeline (for the sweeper).
+    private var context: ChannelHandlerContext?
+    /// Links of this loop's `ConnectionSweeper` list.
+    var sweepNext: RequestHandler?
+    var sweepPrevious: RequestHandler?
 
     init(shared: RequestContext) {
         self.shared = shared
-        self.decoder = LockRequestDecoder(limits: shared.configuration.limits)
     }
 
     // MARK: Channel events
@@ -116,7 +147,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             state = .receiving(head, body)
         case (.end, .receiving(let head, let body)):
-            state = .answering(head, parked: nil)
+            state = .answering(Request(head), parked: nil)
             let bytes = body.map { Array($0.readableBytesView) } ?? []
             dispatch(head, body: bytes, context: context)
         case (_, .closing):
@@ -157,32 +188,26 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        startWatchdog(context: context)
-        context.fireChannelActive()
-    }
-
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { startWatchdog(context: context) }
+        self.context = context
+        shared.connections.opened()
+        shared.sweepers.sweeper(on: context.eventLoop)?.add(self)
     }
 
-    /// One repeating check per connection, rather than a timer per request: a request that
-    /// stops arriving midway gets 408 after `requestTimeout` without progress, and a
-    /// connection with nothing in flight (including one whose request head never completes)
-    /// is closed with 408 after `idleTimeout`. Parked waiters are never timed out here.
-    private func startWatchdog(context: ChannelHandlerContext) {
-        guard watchdog == nil else { return }
-        let limits = shared.configuration.limits
-        let interval = TimeAmount.nanoseconds(max(10_000_000, min(limits.requestTimeout.nanoseconds, limits.idleTimeout.nanoseconds) / 4))
-        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            bound.value.handler.checkProgress(context: bound.value.context)
-        }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        shared.sweepers.sweeper(on: context.eventLoop)?.remove(self)
+        shared.connections.closed()
+        self.context = nil
     }
 
-    private func checkProgress(context: ChannelHandlerContext) {
+    /// Called by the loop's sweeper: a request that stops arriving midway gets 408 after
+    /// `requestTimeout` without progress, and a connection with nothing in flight (including
+    /// one whose request head never completes) is closed with 408 after `idleTimeout`.
+    /// Parked waiters are never timed out here.
+    func checkProgress(now: NIODeadline) {
+        guard let context else { return }
         let limits = shared.configuration.limits
-        let quiet = NIODeadline.now() - lastActivity
+        let quiet = now - lastActivity
         switch state {
         case .receiving(let head, _) where quiet >= limits.requestTimeout.timeAmount:
             refuseEarly(HTTPError(.requestTimeout, "request not received completely: nothing for \(JSONWriter.seconds(limits.requestTimeout)) seconds"), head: head, context: context)
@@ -203,8 +228,6 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
-        watchdog?.cancel()
-        watchdog = nil
         if case .answering(_, let parked?) = state {
             shared.service.abandon(parked.id)
         }
@@ -243,7 +266,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         do throws(HTTPError) {
             try handle(try admittedRoute(for: head), head: head, body: body, context: context)
         } catch {
-            respond(.error(error, json: wantsJSON(head)), context: context)
+            respond(.error(error, json: Self.wantsJSON(head)), context: context)
         }
     }
 
@@ -283,12 +306,13 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             respond(Response(status: .ok, body: "Welcome on restful-distributed-lock-manager !", contentType: "text/html; charset=UTF-8"), context: context)
 
         case (.locks(let resource), _):
-            let request = try decoder.acquireRequest(from: body)
+            let request = try shared.decoder.acquireRequest(from: body)
             let id = LockID.random()
-            state = .answering(head, parked: PendingAcquire(id: id, resource: resource))
-            let localHost = self.localHost(context: context)
+            let summary = Request(head)
+            state = .answering(summary, parked: PendingAcquire(id: id, resource: resource))
+            let host = head.headers.first(name: "host") ?? localHost(context: context)
             answer(service.acquire(request, on: resource, id: id, eventLoop: loop), context: context) { [self] outcome throws(HTTPError) in
-                try acquired(outcome, head: head, localHost: localHost)
+                try acquired(outcome, host: host, json: summary.wantsJSON)
             }
 
         case (.lock(let resource, let uid), .GET):
@@ -307,7 +331,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         case (.lock(let resource, let uid), _):
             let id = try lockID(uid)
-            let lifetime = try decoder.refreshLifetime(from: body)
+            let lifetime = try shared.decoder.refreshLifetime(from: body)
             answer(service.refresh(id, on: resource, lifetime: lifetime, eventLoop: loop), context: context) { result throws(HTTPError) in
                 switch result {
                 case .refreshed(let lock): return .hal(LockRepresentation.lock(lock))
@@ -342,15 +366,15 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return id
     }
 
-    /// - Parameter localHost: the `host:port` to use in `Location` when the client sent no
-    ///   `Host` header (HTTP/1.0): the address it reached this server on.
-    private func acquired(_ outcome: AcquireOutcome, head: HTTPRequestHead, localHost: String) throws(HTTPError) -> Response {
+    /// - Parameter host: the request's `Host`, or when the client sent none (HTTP/1.0) the
+    ///   address it reached this server on.
+    private func acquired(_ outcome: AcquireOutcome, host: String, json: Bool) throws(HTTPError) -> Response {
         switch outcome {
         case .granted(let lock):
             let path = LockRepresentation.lockPath(lock.resource, lock.id)
-            let url = "http://\(head.headers.first(name: "host") ?? localHost)\(path)"
+            let url = "http://\(host)\(path)"
             let headers = [("Location", url), ("RDLM-Fencing-Token", String(lock.fencingToken ?? 0))]
-            if wantsJSON(head) {
+            if json {
                 return .hal(LockRepresentation.lock(lock), status: .created, headers: headers)
             }
             return .html(.created, message: "lock acquired at \(url)", headers: headers)
@@ -379,7 +403,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return "\(ip):\(port)"
     }
 
-    private func wantsJSON(_ head: HTTPRequestHead) -> Bool {
+    private static func wantsJSON(_ head: HTTPRequestHead) -> Bool {
         head.headers["accept"].contains { $0.lowercased().contains("application/json") }
     }
 
@@ -391,7 +415,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         _ makeResponse: @escaping (Value) throws(HTTPError) -> Response
     ) {
         future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
-            guard case .answering(let head, let parked) = state else { return }
+            guard case .answering(let request, let parked) = state else { return }
             var response: Response
             do throws(HTTPError) {
                 switch result {
@@ -401,7 +425,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     throw HTTPError(.serviceUnavailable, "lock service unavailable")
                 }
             } catch {
-                response = .error(error, json: wantsJSON(head))
+                response = .error(error, json: request.wantsJSON)
                 response.closesConnection = error == .shuttingDown
             }
             if let parked, response.status == .created {
@@ -432,17 +456,18 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// - Parameter written: completed once the answer is out (or could not be written);
     ///   most answers pass none, which spares a promise per request.
     private func respond(_ response: Response, context: ChannelHandlerContext, written: EventLoopPromise<Void>? = nil) {
-        let head: HTTPRequestHead
+        let request: Request
         switch state {
-        case .answering(let current, _), .receiving(let current, _): head = current
+        case .answering(let current, _): request = current
+        case .receiving(let head, _): request = Request(head)
         case .idle, .closing:
             written?.succeed()
             return
         }
-        let keepAlive = head.isKeepAlive && !response.closesConnection
+        let keepAlive = request.keepAlive && !response.closesConnection
         state = keepAlive ? .idle : .closing
         lastActivity = .now()
-        write(response, version: head.version, keepAlive: keepAlive, includeBody: head.method != .HEAD, context: context, written: written)
+        write(response, version: request.version, keepAlive: keepAlive, includeBody: !request.isHEAD, context: context, written: written)
         if keepAlive { resumeInput(context: context) }
     }
 
@@ -450,7 +475,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// since the rest of the body cannot be skipped reliably.
     private func refuseEarly(_ error: HTTPError, head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .closing
-        write(.error(error, json: wantsJSON(head)), version: head.version, keepAlive: false, includeBody: head.method != .HEAD, context: context)
+        write(.error(error, json: Self.wantsJSON(head)), version: head.version, keepAlive: false, includeBody: head.method != .HEAD, context: context)
     }
 
     /// Writes one whole answer; without keep-alive, closes the connection once it is out.
