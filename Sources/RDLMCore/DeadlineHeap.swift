@@ -59,6 +59,12 @@ struct DeadlineHeap<Key: Hashable & Sendable>: Sendable {
         }
     }
 
+    /// Gives back the room of a burst that has left (see `shrinkIfSparse`).
+    mutating func compact() {
+        entries.shrinkIfSparse()
+        positions.shrinkIfSparse()
+    }
+
     /// Removes and returns the earliest entry if it is due at `now`.
     mutating func popDue(at now: ContinuousClock.Instant) -> (deadline: ContinuousClock.Instant, key: Key)? {
         guard let first = entries.first, first.deadline <= now else { return nil }

@@ -109,6 +109,14 @@ public struct LockTable: Sendable {
         return changes
     }
 
+    /// Gives back the room that a crowd of locks, now gone, made the table's collections
+    /// grow to (they keep their capacity otherwise). O(locks); meant for after a large drop.
+    public mutating func compact() {
+        records.shrinkIfSparse()
+        resources.shrinkIfSparse()
+        deadlines.compact()
+    }
+
     // MARK: Reading
 
     /// Locks over all resources, holders and waiters.

@@ -48,7 +48,7 @@ public final class LockServer: Sendable {
             let connections = ConnectionGauge()
             let sweepers = ConnectionSweepers(group: group, interval: ConnectionSweeper.interval(for: configuration.limits))
             let shared = RequestContext(service: service, configuration: configuration, logger: logger, sweepers: sweepers, connections: connections)
-            let reclaimer = MemoryReclaimer(logger: logger) { connections.value + service.lockCount }
+            let reclaimer = MemoryReclaimer(logger: logger, load: { connections.value + service.lockCount }, compact: { service.compact() })
             let trimming = reclaimer.start(on: group.next())
             let bound: any Channel
             do {

@@ -21,21 +21,27 @@ final class MemoryReclaimer: Sendable {
     private let state = Mutex(State())
     private let logger: Logger
     private let load: @Sendable () -> Int
+    private let compact: @Sendable () -> Void
     private let trim: @Sendable () -> Bool
 
     /// - Parameters:
     ///   - load: open connections plus locks, read on each check.
+    ///   - compact: lets collections that grew for the crowd shrink, before the trim.
     ///   - trim: gives memory back; returns whether some was (glibc's `malloc_trim`).
-    init(logger: Logger, load: @escaping @Sendable () -> Int, trim: @escaping @Sendable () -> Bool = { rdlm_memory_trim() != 0 }) {
+    init(
+        logger: Logger, load: @escaping @Sendable () -> Int, compact: @escaping @Sendable () -> Void = {},
+        trim: @escaping @Sendable () -> Bool = { rdlm_memory_trim() != 0 }
+    ) {
         self.logger = logger
         self.load = load
+        self.compact = compact
         self.trim = trim
         rdlm_memory_configure()
     }
 
-    /// Checks twice a second on `loop` (the check is two counter reads).
+    /// Checks four times a second on `loop` (a check is two counter reads).
     func start(on loop: any EventLoop) -> RepeatedTask {
-        loop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { [self] _ in
+        loop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { [self] _ in
             check()
         }
     }
@@ -57,6 +63,7 @@ final class MemoryReclaimer: Sendable {
             return false
         }
         if shouldTrim {
+            compact()
             let released = trim()
             logger.debug("load fell, memory trimmed", metadata: ["load": "\(current)", "released": "\(released)"])
         }

@@ -57,14 +57,20 @@ extension ServerTests {
         func trimsAfterAFall() {
             let load = Mutex(0)
             let trims = Mutex(0)
-            let reclaimer = MemoryReclaimer(logger: Logger(label: "test"), load: { load.withLock { $0 } }) {
-                trims.withLock { $0 += 1 }
-                return true
-            }
+            let compactions = Mutex(0)
+            let reclaimer = MemoryReclaimer(
+                logger: Logger(label: "test"), load: { load.withLock { $0 } },
+                compact: { compactions.withLock { $0 += 1 } },
+                trim: {
+                    trims.withLock { $0 += 1 }
+                    return true
+                })
             func check(at value: Int) -> Int {
                 load.withLock { $0 = value }
                 reclaimer.check()
-                return trims.withLock { $0 }
+                let count = trims.withLock { $0 }
+                #expect(compactions.withLock { $0 } == count, "the table is compacted before each trim")
+                return count
             }
             #expect(check(at: 0) == 0)
             #expect(check(at: 20_000) == 0)

@@ -147,6 +147,15 @@ public final class InMemoryLockService: LockService {
         }
     }
 
+    /// Gives back the room of collections that grew for locks now gone (see
+    /// `LockTable.compact()`); called by the memory reclaimer after a large drop.
+    func compact() {
+        state.withLock { state in
+            state.table.compact()
+            state.parked.shrinkIfSparse()
+        }
+    }
+
     public func shutdown() {
         let answers = state.withLock { state -> [Answer] in
             state.isShuttingDown = true
