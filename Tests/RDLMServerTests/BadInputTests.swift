@@ -281,6 +281,51 @@ extension ServerTests {
             }
         }
 
+        @Test("garbage behind a parked acquire: the acquire is answered first, then 400, then a close")
+        func garbageBehindParkedAcquire() async throws {
+            try await withServer { server in
+                let holder = try await server.acquireLock("foo")
+                let body = lockBody(title: "waiter", wait: 30)
+                let raw = "POST /locks/foo HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)GARBAGE\r\n\r\n"
+                let port = server.port
+                let exchange = Task { try await RawExchange.send(Array(raw.utf8), port: port) }
+                try await eventually("the waiter is queued") { server.service.lockCount == 2 }
+                #expect(try await server.request(.DELETE, holder).status == 204)
+                let response = try await exchange.value
+                #expect(response.status == 201, "\(response)")
+                let grant = try #require(response.text.range(of: "HTTP/1.1 201"))
+                let refusal = try #require(response.text.range(of: "HTTP/1.1 400"), "\(response)")
+                #expect(grant.lowerBound < refusal.lowerBound)
+                #expect(try await server.stillServes())
+            }
+        }
+
+        @Test("a burst of pipelined requests in one write is answered, in order, each once")
+        func pipelinedBurst() async throws {
+            try await withServer { server in
+                var raw = ""
+                for index in 0..<60 {
+                    raw += index.isMultiple(of: 2) ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n" : "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"
+                }
+                raw += "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                let response = try await RawExchange.send(Array(raw.utf8), port: server.port)
+                // Answers follow each other directly (a body has no line break after it).
+                let statuses = response.text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+                #expect(statuses == (0..<60).map { $0.isMultiple(of: 2) ? "200" : "404" } + ["200"])
+            }
+        }
+
+        @Test("HEAD is refused with 405, a Content-Length and no body")
+        func headHasNoBody() async throws {
+            try await withServer { server in
+                let raw = "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                let response = try await RawExchange.send(Array(raw.utf8), port: server.port)
+                #expect(response.status == 405, "\(response)")
+                #expect(response.headers["content-length"] != nil)
+                #expect(response.body.hasPrefix("HTTP/1.1 200"), "the next answer follows the head at once: \(response)")
+            }
+        }
+
         @Test("a broken request after a good one on the same connection gets 400 and a close")
         func garbageAfterRequest() async throws {
             try await withServer { server in
