@@ -26,7 +26,7 @@ let package = Package(
             name: "RDLMCore",
             dependencies: [.product(name: "DequeModule", package: "swift-collections")]
         ),
-        // The HTTP face on SwiftNIO's NIOHTTP1 channel handlers.
+        // The HTTP face on SwiftNIO: NIOHTTP1's request decoder; answers and pipelining its own.
         .target(
             name: "RDLMServer",
             dependencies: [
