@@ -241,7 +241,9 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if takesInput {
             answerMalformed(parserError, context: context)
-        } else if case .answering = state {
+        } else if case .closing = state {
+            return
+        } else {
             // Bytes after a request whose answer is pending: that answer goes out first.
             backlog.append(.malformed(parserError))
         }
