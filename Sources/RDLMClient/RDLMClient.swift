@@ -135,7 +135,16 @@ public final class RDLMClient: Sendable {
     /// - Throws: ``RDLMError/notFound`` when the lock was already gone (released, expired
     ///   or deleted), or another `RDLMError`.
     public func release(_ lock: Lock) async throws {
-        let request = makeRequest(.delete, lock.url.absoluteString, admin: false)
+        try await release(at: lock.url)
+    }
+
+    /// Releases the lock at `url` (or withdraws a waiting request): for a lock this process
+    /// did not acquire, such as one whose URL another process printed. Not interrupted by
+    /// task cancellation, like ``release(_:)``.
+    /// - Parameter url: a lock's URL, as in ``Lock/url``.
+    /// - Throws: ``RDLMError/notFound`` when the lock is gone, or another `RDLMError`.
+    public func release(at url: URL) async throws {
+        let request = makeRequest(.delete, url.absoluteString, admin: false)
         let response = try await transport.execute(request, cancellable: false)
         guard response.status == 204 || response.status == 200 else { throw failure(response, request) }
     }
@@ -162,6 +171,20 @@ public final class RDLMClient: Sendable {
         return lock.renewed(lifetime: lifetime, expiry: sentAt + lifetime)
     }
 
+    /// Renews the lease of the lock at `url` and returns the server's description of it:
+    /// for a lock this process did not acquire. A lock that is gone is never re-acquired.
+    /// - Parameters:
+    ///   - url: a lock's URL, as in ``Lock/url``.
+    ///   - lifetime: the new lease; the lease the lock already has if nil.
+    /// - Throws: ``RDLMError/notFound`` when the lock is gone, or another `RDLMError`
+    ///   (HTTP 409 when it is still waiting rather than held).
+    public func refresh(at url: URL, lifetime: Duration? = nil) async throws -> LockDetails {
+        let request = makeRequest(.patch, url.absoluteString, admin: false, body: lifetime.map(RequestBody.refresh(lifetime:)))
+        let response = try await transport.execute(request)
+        guard response.status == 200 else { throw failure(response, request) }
+        return try details(of: response, request: request, url: url)
+    }
+
     /// Describes the lock at `url`: held or waiting, since when, until when.
     /// - Parameter url: a lock's URL, as in ``Lock/url``.
     /// - Throws: ``RDLMError/notFound`` when there is no such lock, or another `RDLMError`.
@@ -169,6 +192,11 @@ public final class RDLMClient: Sendable {
         let request = makeRequest(.get, url.absoluteString, admin: false)
         let response = try await transport.execute(request)
         guard response.status == 200 else { throw failure(response, request) }
+        return try details(of: response, request: request, url: url)
+    }
+
+    /// The lock document the server answered for the lock at `url`.
+    private func details(of response: HTTPResponse, request: HTTPRequest, url: URL) throws -> LockDetails {
         let document = try ResponseBody.decode(LockDocument.self, from: response, request: request)
         let components = url.pathComponents
         let resource = components.count >= 2 ? components[components.count - 2] : ""

@@ -70,7 +70,10 @@ struct ReleaseCommand: AsyncParsableCommand {
     var url: String
 
     func run() async throws {
-        try await LockURLRequest.release(LockURL(url, server: server.serverText))
+        let lock = try LockURL(url, server: server.serverText)
+        try await server.atOrigin(of: lock).withClient(doing: "release \(lock.url.absoluteString)") { client in
+            try await client.release(at: lock.url)
+        }
     }
 }
 
@@ -104,14 +107,10 @@ struct RefreshCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lock = try LockURL(url, server: server.serverText)
-        let answer = try await LockURLRequest.refresh(lock, lifetime: lifetime.map(Seconds.duration))
-        guard json else { return }
-        guard var document = try? JSONDecoder().decode(LockDocument.self, from: answer) else {
-            throw CLIFailure("refresh \(lock.url.absoluteString): the lock was renewed, but the answer is not a lock document", status: ExitStatus.protocolError)
+        let details = try await server.atOrigin(of: lock).withClient(doing: "refresh \(lock.url.absoluteString)") { client in
+            try await client.refresh(at: lock.url, lifetime: lifetime.map(Seconds.duration))
         }
-        document.url = lock.url.absoluteString
-        document.resource = lock.resource
-        print(JSONLine.encode(document))
+        if json { print(JSONLine.encode(LockDocument(details))) }
     }
 }
 
@@ -136,10 +135,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let lock = try LockURL(url, server: server.serverText)
-        // The lock's own server, which the client also uses to complete the lock's links.
-        var origin = server
-        origin.server = lock.origin
-        let details = try await origin.withClient(origin.configuration(), doing: "show \(lock.url.absoluteString)") { client in
+        let details = try await server.atOrigin(of: lock).withClient(doing: "show \(lock.url.absoluteString)") { client in
             try await client.lock(at: lock.url)
         }
         if json {

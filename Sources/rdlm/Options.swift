@@ -35,14 +35,22 @@ struct ServerOptions: ParsableArguments {
             maximumConnections: maximumConnections)
     }
 
-    /// Runs `body` with a client of this server, turning its errors into a `CLIFailure`
-    /// that says what was being done.
+    /// These options aimed at the server that issued `lock`, whose URL may name another
+    /// server than `--server` (the client also completes the lock's links from it).
+    func atOrigin(of lock: LockURL) -> ServerOptions {
+        var origin = self
+        origin.server = lock.origin
+        return origin
+    }
+
+    /// Runs `body` with a client of this server (with `configuration`, else the plain one),
+    /// turning its errors into a `CLIFailure` that says what was being done.
     func withClient<Result>(
-        _ configuration: RDLMClient.Configuration, doing what: String,
+        _ configuration: RDLMClient.Configuration? = nil, doing what: String,
         _ body: (RDLMClient) async throws -> sending Result
     ) async throws -> sending Result {
         do {
-            return try await RDLMClient.withClient(configuration: configuration, body)
+            return try await RDLMClient.withClient(configuration: configuration ?? self.configuration(), body)
         } catch {
             throw CLIFailure.from(error, while: what, server: serverText)
         }

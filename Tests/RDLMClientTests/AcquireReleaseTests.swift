@@ -88,6 +88,23 @@ extension ClientTests {
             }
         }
 
+        @Test("a lock known only by its URL can be refreshed and released")
+        func byURL() async throws {
+            try await withDaemonAndClient { client in
+                let lock = try await client.acquire("byurl", lifetime: .seconds(2))
+                let renewed = try await client.refresh(at: lock.url, lifetime: .seconds(120))
+                #expect(renewed.isActive && renewed.uid == lock.uid && renewed.url == lock.url)
+                #expect(renewed.lifetime == .seconds(120))
+                #expect(renewed.fencingToken == lock.fencingToken)
+                let kept = try await client.refresh(at: lock.url)
+                #expect(kept.lifetime == .seconds(120), "no lifetime keeps the lock's own")
+                try await client.release(at: lock.url)
+                #expect(try await client.isGone(lock.url))
+                await #expect(throws: RDLMError.notFound) { try await client.release(at: lock.url) }
+                await #expect(throws: RDLMError.notFound) { try await client.refresh(at: lock.url) }
+            }
+        }
+
         @Test("admin listings show holders then waiters; deleteAll empties the table")
         func adminListings() async throws {
             try await withDaemonAndClient { client in
