@@ -147,9 +147,10 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             state = .receiving(head, body)
         case (.end, .receiving(let head, let body)):
-            state = .answering(Request(head), parked: nil)
+            let request = Request(head)
+            state = .answering(request, parked: nil)
             let bytes = body.map { Array($0.readableBytesView) } ?? []
-            dispatch(head, body: bytes, context: context)
+            dispatch(head, request, body: bytes, context: context)
         case (_, .closing):
             break
         default:
@@ -264,11 +265,11 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Routing
 
-    private func dispatch(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+    private func dispatch(_ head: HTTPRequestHead, _ request: Request, body: [UInt8], context: ChannelHandlerContext) {
         do throws(HTTPError) {
-            try handle(try admittedRoute(for: head), head: head, body: body, context: context)
+            try handle(try admittedRoute(for: head), head: head, request, body: body, context: context)
         } catch {
-            respond(.error(error, json: Self.wantsJSON(head)), context: context)
+            respond(.error(error, json: request.wantsJSON), context: context)
         }
     }
 
@@ -279,7 +280,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard let route = Route(path: uri[..<(uri.utf8.firstIndex(of: UInt8(ascii: "?")) ?? uri.endIndex)]) else {
             throw HTTPError(.notFound, "not found")
         }
-        guard route.allows(head.method) else {
+        guard route.allowedMethods.contains(head.method) else {
             let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
             throw HTTPError(.methodNotAllowed, "method \(head.method.rawValue) not allowed here", headers: [("Allow", allow)])
         }
@@ -300,7 +301,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return route
     }
 
-    private func handle(_ route: Route, head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) throws(HTTPError) {
+    private func handle(_ route: Route, head: HTTPRequestHead, _ summary: Request, body: [UInt8], context: ChannelHandlerContext) throws(HTTPError) {
         let service = shared.service
         let loop = context.eventLoop
         switch (route, head.method) {
@@ -310,7 +311,6 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (.locks(let resource), _):
             let request = try shared.decoder.acquireRequest(from: body)
             let id = LockID.random()
-            let summary = Request(head)
             state = .answering(summary, parked: PendingAcquire(id: id, resource: resource))
             let host = head.headers.first(name: "host") ?? localHost(context: context)
             answer(service.acquire(request, on: resource, id: id, eventLoop: loop), context: context) { [self] outcome throws(HTTPError) in
@@ -458,11 +458,7 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// - Parameter written: completed once the answer is out (or could not be written);
     ///   most answers pass none, which spares a promise per request.
     private func respond(_ response: Response, context: ChannelHandlerContext, written: EventLoopPromise<Void>? = nil) {
-        let request: Request
-        switch state {
-        case .answering(let current, _): request = current
-        case .receiving(let head, _): request = Request(head)
-        case .idle, .closing:
+        guard case .answering(let request, _) = state else {
             written?.succeed()
             return
         }
