@@ -1,16 +1,20 @@
 import Logging
 import NIOCore
+import NIOExtras
 import NIOHTTP1
 import NIOPosix
 import RDLMCore
+import Synchronization
 
 /// The running daemon: a listening socket, its event loops, and the lock service.
 public final class LockServer: Sendable {
     public let configuration: ServerConfiguration
-    public let service: InMemoryLockService
+    public let service: LocalLockService
     private let journal: Journal?
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
+    /// Let go of before the event loops stop: its deinit completes a promise on one of them.
+    private let quiescing: Mutex<ServerQuiescingHelper?>
     private let logger: Logger
     private let housekeeping: [RepeatedTask]
 
@@ -19,18 +23,20 @@ public final class LockServer: Sendable {
     /// The port actually bound.
     public var port: Int { channel.localAddress?.port ?? configuration.port }
 
-    private init(configuration: ServerConfiguration, service: InMemoryLockService, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, housekeeping: [RepeatedTask], logger: Logger) {
+    private init(configuration: ServerConfiguration, service: LocalLockService, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], logger: Logger) {
         self.configuration = configuration
         self.service = service
         self.journal = journal
         self.group = group
         self.channel = channel
+        self.quiescing = Mutex(quiescing)
         self.housekeeping = housekeeping
         self.logger = logger
     }
 
     /// Restores persisted locks (with a data directory), binds and starts serving.
-    public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> LockServer {
+    /// - Parameter clock: the lock service's time; nil for real time on one of the loops.
+    public static func start(configuration: ServerConfiguration, clock: (any LockClock)? = nil, logger: Logger) async throws -> LockServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         var journal: Journal?
         do {
@@ -42,17 +48,18 @@ public final class LockServer: Sendable {
                 holders = restored.holders
                 lastToken = max(lastToken, restored.lastFencingToken)
             }
-            let service = InMemoryLockService(
+            let service = LocalLockService(
                 limits: configuration.limits.table, lastFencingToken: lastToken, holders: holders,
-                journal: journal, timerLoop: group.next(), logger: logger)
+                journal: journal, clock: clock ?? EventLoopClock(loop: group.next()), logger: logger)
             let connections = ConnectionGauge()
             let sweepers = ConnectionSweepers(group: group, interval: ConnectionSweeper.interval(for: configuration.limits))
             let shared = RequestContext(service: service, configuration: configuration, logger: logger, sweepers: sweepers, connections: connections)
             let reclaimer = MemoryReclaimer(logger: logger, load: { connections.value + service.lockCount }, compact: { service.compact() })
             let trimming = reclaimer.start(on: group.next())
+            let quiescing = ServerQuiescingHelper(group: group)
             let bound: any Channel
             do {
-                bound = try await bind(configuration: configuration, shared: shared, group: group)
+                bound = try await bind(configuration: configuration, shared: shared, quiescing: quiescing, group: group)
             } catch {
                 sweepers.cancel()
                 trimming.cancel()
@@ -62,7 +69,7 @@ public final class LockServer: Sendable {
             actual.port = bound.localAddress?.port ?? configuration.port
             return LockServer(
                 configuration: actual, service: service, journal: journal, group: group, channel: bound,
-                housekeeping: sweepers.tasks + [trimming], logger: logger)
+                quiescing: quiescing, housekeeping: sweepers.tasks + [trimming], logger: logger)
         } catch {
             journal?.close()
             try? await group.shutdownGracefully()
@@ -88,8 +95,14 @@ public final class LockServer: Sendable {
         }
     }
 
-    private static func bind(configuration: ServerConfiguration, shared: RequestContext, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
+    private static func bind(configuration: ServerConfiguration, shared: RequestContext, quiescing: ServerQuiescingHelper, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
         try await ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Collects the connections, to tell them to finish up at shutdown.
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -99,22 +112,41 @@ public final class LockServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
-                    // The request handler frames its own answers and holds pipelined requests
-                    // back itself (see RequestHandler), so only NIO's request decoder is used.
+                    // The connection handler frames its own answers and holds pipelined
+                    // requests back itself (see ConnectionHandler), so only NIO's request
+                    // decoder is used.
+                    let connection = ConnectionHandler(shared: shared)
+                    try pipeline.addHandler(RequestStartObserver(connection))
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try pipeline.addHandler(RequestHandler(shared: shared))
+                    try pipeline.addHandler(connection)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
     }
 
-    /// Stops gracefully: no new connections, parked waiters answered 503, then every
+    /// How long requests in flight get to finish at shutdown before their connections are
+    /// closed anyway.
+    static let shutdownGracePeriod = TimeAmount.seconds(1)
+
+    /// Stops gracefully: no new connections; idle connections closed; requests in flight
+    /// finished (answered with `Connection: close`), parked waiters answered 503; then every
     /// connection closed and the event loops stopped.
     public func shutdown() async {
-        try? await channel.close()
+        let loop = group.next()
+        let quiesced = loop.makePromise(of: Void.self)
+        quiescing.withLock { helper in
+            helper?.initiateShutdown(promise: quiesced)
+            helper = nil
+        }
         for task in housekeeping { task.cancel() }
         service.shutdown()
+        let deadline = loop.scheduleTask(in: Self.shutdownGracePeriod) {
+            quiesced.fail(ChannelError.ioOnClosedChannel)
+        }
+        try? await quiesced.futureResult.get()
+        deadline.cancel()
+        try? await channel.close()
         // Answers still waiting for their changes to reach the disk go out before the
         // connections close.
         journal?.close()

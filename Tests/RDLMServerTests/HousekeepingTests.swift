@@ -8,18 +8,18 @@ extension ServerTests {
     @Suite("Housekeeping: connection sweeps and memory trimming")
     struct Housekeeping {
         /// A handler that is not in a pipeline: enough to be linked into a sweeper.
-        private static func handler() -> RequestHandler {
+        private static func handler() -> ConnectionHandler {
             let group = NIOSingletons.posixEventLoopGroup
-            let service = InMemoryLockService(limits: .init(), lastFencingToken: 0, timerLoop: group.next(), logger: Logger(label: "test"))
+            let service = LocalLockService(limits: .init(), lastFencingToken: 0, clock: EventLoopClock(loop: group.next()), logger: Logger(label: "test"))
             let sweepers = ConnectionSweepers(group: group, interval: .hours(1))
             sweepers.cancel()
             let context = RequestContext(
                 service: service, configuration: ServerConfiguration(), logger: Logger(label: "test"),
                 sweepers: sweepers, connections: ConnectionGauge())
-            return RequestHandler(shared: context)
+            return ConnectionHandler(shared: context)
         }
 
-        private static func members(_ sweeper: ConnectionSweeper, first: RequestHandler?) -> [ObjectIdentifier] {
+        private static func members(_ sweeper: ConnectionSweeper, first: ConnectionHandler?) -> [ObjectIdentifier] {
             var ids: [ObjectIdentifier] = []
             var next = first
             while let handler = next {

@@ -49,7 +49,7 @@ struct TestServer: Sendable {
     let server: LockServer
 
     var port: Int { server.port }
-    var service: InMemoryLockService { server.service }
+    var service: LocalLockService { server.service }
 
     func connect() async throws -> TestConnection {
         try await TestConnection.connect(port: port)

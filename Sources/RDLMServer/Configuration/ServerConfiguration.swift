@@ -14,6 +14,10 @@ public struct ServerConfiguration: Sendable {
     public var threads: Int
     /// Where locks are kept across restarts; `nil` keeps them in memory only.
     public var persistence: Persistence?
+    /// The base of every `Location` (`--public-url`, such as `https://locks.example.com`),
+    /// for a daemon behind a reverse proxy or TLS terminator; nil builds it from the
+    /// request's `Host`, as the original did.
+    public var publicURL: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -21,7 +25,8 @@ public struct ServerConfiguration: Sendable {
         adminAuthentication: AdminAuthentication = .open,
         limits: RequestLimits = RequestLimits(),
         threads: Int = System.coreCount,
-        persistence: Persistence? = nil
+        persistence: Persistence? = nil,
+        publicURL: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -29,6 +34,7 @@ public struct ServerConfiguration: Sendable {
         self.limits = limits
         self.threads = threads
         self.persistence = persistence
+        self.publicURL = publicURL
     }
 }
 

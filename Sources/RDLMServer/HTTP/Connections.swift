@@ -9,15 +9,17 @@ import Synchronization
 ///
 /// Used only on its event loop.
 final class ConnectionSweeper {
-    private var first: RequestHandler?
+    private var first: ConnectionHandler?
+    /// The `Date` header's value, shared by the loop's connections.
+    let dateHeader = DateHeader()
 
-    func add(_ handler: RequestHandler) {
+    func add(_ handler: ConnectionHandler) {
         handler.sweepNext = first
         first?.sweepPrevious = handler
         first = handler
     }
 
-    func remove(_ handler: RequestHandler) {
+    func remove(_ handler: ConnectionHandler) {
         if let previous = handler.sweepPrevious {
             previous.sweepNext = handler.sweepNext
         } else if first === handler {

@@ -9,6 +9,8 @@ struct Response {
     var contentType: String?
     /// Close the connection after this answer, whatever the client asked.
     var closesConnection = false
+    /// The lock a 201 grants, released by the connection if the answer cannot be delivered.
+    var grant: GrantedLock?
 
     static func html(_ status: HTTPResponseStatus, message: String, headers: [(String, String)] = []) -> Response {
         let text = "\(status.code): \(escapeHTML(message))"
@@ -65,7 +67,10 @@ extension Response {
     /// Header values are the daemon's own, except the `Host` a client sent, echoed in
     /// `Location`; NIO's parser does not let CR or LF into a header value, so it cannot
     /// split the answer.
-    func encode(into buffer: inout ByteBuffer, version: HTTPVersion, keepAlive: Bool, includeBody: Bool) {
+    ///
+    /// - Parameter date: the `Date` header's value (see `DateHeader`), sent on every final
+    ///   answer.
+    func encode(into buffer: inout ByteBuffer, version: HTTPVersion, keepAlive: Bool, includeBody: Bool, date: String?) {
         let isHTTP10 = version.major == 1 && version.minor == 0
         buffer.writeStaticString(isHTTP10 ? "HTTP/1.0 " : "HTTP/1.1 ")
         let code = status.code
@@ -88,6 +93,9 @@ extension Response {
             buffer.writeStaticString("\r\n")
         }
         if !isInformational {
+            if let date {
+                Self.writeHeader("Date", date, into: &buffer)
+            }
             if !keepAlive {
                 buffer.writeStaticString("Connection: close\r\n")
             } else if isHTTP10 {

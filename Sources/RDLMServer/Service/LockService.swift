@@ -3,31 +3,63 @@ import RDLMCore
 
 /// How an acquire ended for its HTTP request.
 public enum AcquireOutcome: Sendable, Equatable {
-    /// Granted (201), at once or after waiting.
+    /// Granted (201), at once or after waiting, with the lock as it stands.
     case granted(LockInfo)
     /// The request's `wait` ran out (408), or it was a try-lock on a held resource.
     case waitTimedOut
     /// The waiting request was deleted by a release of its URL or an admin request (409).
     case deleted
-    /// Too many waiters on the resource or locks overall (503).
-    case refused(LockTable.Refusal)
+    /// Turned down without waiting, because a limit was reached.
+    case refused(AcquireRefusal)
     /// The server is stopping (503).
     case shuttingDown
     /// The client left before an answer; nobody will read this one.
     case abandoned
 }
 
-/// The seam between the HTTP layer and the lock state. The routes talk only to this, so a
-/// second implementation (a replicated store shared by several daemons) can come later
-/// without touching them. Answers are futures on the caller's event loop, NIO's own async
-/// primitive, so an in-memory implementation answers without leaving the loop.
+/// Why an acquire was turned down at once; each case carries the limit it hit, so the
+/// answer can name it whichever backend decided.
+public enum AcquireRefusal: Sendable, Equatable {
+    /// The resource already has this many waiters (503).
+    case tooManyWaiters(limit: Int)
+    /// The server already holds this many locks (503).
+    case tableFull(limit: Int)
+    /// The client (a peer address) already holds or waits for this many locks (429).
+    case tooManyForClient(limit: Int)
+    /// The chosen id is in use; ids are random, so a retry succeeds (503).
+    case duplicateID
+}
+
+/// The backend cannot decide now: its store is unreachable or has no quorum, say. The
+/// request is answered 503 with `reason`, and nothing was changed.
+public struct LockServiceUnavailable: Error, Sendable, Equatable, CustomStringConvertible {
+    public var reason: String
+
+    public init(_ reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// The seam between the HTTP layer and the lock state. The endpoints talk only to this,
+/// so a second implementation (etcd, shared by several daemons) plugs in without touching
+/// them.
+///
+/// Every answer is a future on the caller's event loop, NIO's own asynchronous primitive:
+/// the local service answers without leaving the loop or allocating a task, and a remote
+/// one completes its promise whenever its store answers (`completeWithTask` bridges
+/// async code). A future fails with `LockServiceUnavailable` when the backend cannot
+/// decide; any other failure is answered 503 as well, and logged.
 public protocol LockService: Sendable {
     /// Asks for a lock. The future completes when it is granted, refused, times out or is
     /// deleted, which may be long after the call. `id` is chosen by the caller so that it can
     /// `abandon` the request if its client leaves first.
     func acquire(_ request: LockRequest, on resource: String, id: LockID, eventLoop: any EventLoop) -> EventLoopFuture<AcquireOutcome>
-    /// The client of a pending acquire went away: drop the request so it never becomes a holder.
-    func abandon(_ id: LockID)
+    /// The client of a pending acquire went away: drop the request so it never becomes a
+    /// holder. Its future completes with `.abandoned` (or with the grant that won the race,
+    /// which the caller then releases).
+    func abandon(_ id: LockID, on resource: String)
     /// Deletes a lock (holder or waiter); `false` when there is no such lock on that resource.
     func release(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool>
     /// Renews a holder's lease from now.

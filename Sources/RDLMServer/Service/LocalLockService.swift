@@ -3,147 +3,155 @@ import NIOCore
 import RDLMCore
 import Synchronization
 
-/// The lock table in this process's memory, behind one mutex, optionally journaled.
+/// The lock table in this process's memory, behind one mutex, optionally journaled to
+/// `--data-dir`.
 ///
 /// Every operation takes the mutex, lets the table decide, collects what the decision means
-/// for parked requests, and completes their promises after letting go of the mutex. One
-/// event-loop timer, always set for the table's earliest deadline, makes expiries and wait
-/// timeouts fire on time rather than on the next request or a periodic sweep.
+/// for parked requests, and completes their promises (and writes its debug log) after
+/// letting go of the mutex. A `DeadlineTimer` keeps one wake-up armed for the table's
+/// earliest deadline; time comes from an injected `LockClock`.
 ///
 /// With a journal, the changes an operation made are queued to it under the same mutex (so
 /// the journal's order is the table's), and every answer that operation produced, to its
 /// caller or to parked waiters, goes out only once those changes, and all before them,
 /// are on disk.
-public final class InMemoryLockService: LockService {
+public final class LocalLockService: LockService {
     private struct State {
         var table: LockTable
-        /// Acquires waiting for an answer, by lock id. Whoever removes a promise from here
-        /// completes it, so each is completed exactly once.
-        var parked: [LockID: EventLoopPromise<AcquireOutcome>] = [:]
-        var timer: Scheduled<Void>?
-        var timerDeadline: ContinuousClock.Instant?
+        var parked = ParkedAcquires()
+        var timer = DeadlineTimer()
         var isShuttingDown = false
     }
 
     private let state: Mutex<State>
-    private let timerLoop: any EventLoop
+    private let clock: any LockClock
     private let logger: Logger
+    /// Whether debug lines are wanted, decided once: collecting them costs a little.
+    private let logsDebug: Bool
     private let journal: Journal?
 
     /// - Parameters:
-    ///   - timerLoop: the event loop that runs the deadline timer.
     ///   - lastFencingToken: tokens start after this one (see `FencingSeed`).
     ///   - holders: locks to start with, restored from `journal`'s directory.
-    init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, timerLoop: any EventLoop, logger: Logger) {
+    init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, clock: any LockClock, logger: Logger) {
         let table = LockTable(limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil, holders: holders)
         self.state = Mutex(State(table: table))
-        self.timerLoop = timerLoop
+        self.clock = clock
         self.logger = logger
+        self.logsDebug = logger.logLevel <= .debug
         self.journal = journal
         journal?.setSnapshotSource { [weak self] in
             self?.snapshot() ?? ([], lastFencingToken)
         }
-        state.withLock { scheduleTimer(&$0) }
+        state.withLock { armTimer(&$0) }
     }
 
     /// An in-memory service, as the original RDLM was.
-    public convenience init(limits: LockTableLimits, lastFencingToken: FencingToken, timerLoop: any EventLoop, logger: Logger) {
-        self.init(limits: limits, lastFencingToken: lastFencingToken, journal: nil, timerLoop: timerLoop, logger: logger)
+    public convenience init(limits: LockTableLimits, lastFencingToken: FencingToken, clock: any LockClock, logger: Logger) {
+        self.init(limits: limits, lastFencingToken: lastFencingToken, journal: nil, clock: clock, logger: logger)
     }
 
-    /// Locks held or waiting, for tests and metrics.
+    /// Locks held or waiting, for tests and the memory reclaimer.
     public var lockCount: Int { state.withLock { $0.table.lockCount } }
-    /// Resources with locks, for tests and metrics.
+    /// Resources with locks, for tests.
     public var resourceCount: Int { state.withLock { $0.table.resourceCount } }
 
     public func acquire(_ request: LockRequest, on resource: String, id: LockID, eventLoop: any EventLoop) -> EventLoopFuture<AcquireOutcome> {
+        let limits = state.withLock { $0.table.limits }
         var parked: EventLoopFuture<AcquireOutcome>?
         // For a queued request `perform`'s own future is not used (its value is a
         // placeholder): the answer comes through the parked promise.
-        let immediate = perform(on: eventLoop) { [logger] state -> AcquireOutcome in
+        let immediate = perform(on: eventLoop) { [clock] state, log -> AcquireOutcome in
             guard !state.isShuttingDown else { return .shuttingDown }
             let outcome: AcquireOutcome
-            switch state.table.acquire(request, on: resource, id: id, now: .now) {
+            switch state.table.acquire(request, on: resource, id: id, now: clock.now) {
             case .granted:
-                outcome = state.table.lock(id, on: resource).map { .granted($0) } ?? .waitTimedOut
+                guard let lock = state.table.lock(id, on: resource) else { preconditionFailure("TEMP") }
+                outcome = .granted(lock)
             case .queued:
                 let promise = eventLoop.makePromise(of: AcquireOutcome.self)
-                state.parked[id] = promise
+                state.parked.park(id, promise)
                 parked = promise.futureResult
-                logger.debug("acquire queued", metadata: ["resource": "\(resource)", "lock": "\(id)"])
+                log?.append("acquire \(resource)/\(id) queued")
                 return .abandoned
             case .refused(.wouldWait):
                 outcome = .waitTimedOut
-            case .refused(let refusal):
-                outcome = .refused(refusal)
+            case .refused(.tooManyWaiters):
+                outcome = .refused(.tooManyWaiters(limit: limits.maxWaitersPerResource))
+            case .refused(.tableFull):
+                outcome = .refused(.tableFull(limit: limits.maxLocks))
+            case .refused(.duplicateID):
+                outcome = .refused(.duplicateID)
             }
-            logger.debug("acquire", metadata: ["resource": "\(resource)", "lock": "\(id)", "outcome": "\(outcome.logDescription)"])
+            log?.append("acquire \(resource)/\(id): \(outcome.logDescription)")
             return outcome
         }
         return parked ?? immediate
     }
 
-    public func abandon(_ id: LockID) {
+    public func abandon(_ id: LockID, on resource: String) {
+        var log: [String]? = logsDebug ? [] : nil
         let answerNow = state.withLock { state -> (@Sendable () -> Void)? in
-            guard let promise = state.parked.removeValue(forKey: id) else { return nil }
-            state.table.abandon(id, now: .now)
-            logger.debug("waiter left", metadata: ["lock": "\(id)"])
+            guard let promise = state.parked.take(id) else { return nil }
+            state.table.abandon(id, now: clock.now)
+            log?.append("waiter \(resource)/\(id) left")
             // Its leaving may let compatible waiters behind it in: those grants are durable
             // before they are answered, like any other.
-            return self.commit(&state, answers: [Answer(promise: promise, outcome: .abandoned)] + self.settle(&state))
+            return self.commit(&state, answers: [Answer(promise: promise, outcome: .abandoned)] + self.settle(&state, log: &log))
         }
+        write(log)
         answerNow?()
     }
 
     public func release(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
-        perform(on: eventLoop) { [logger] state in
-            let released = state.table.release(id, on: resource, now: .now)
-            if released { logger.debug("released", metadata: ["resource": "\(resource)", "lock": "\(id)"]) }
+        perform(on: eventLoop) { [clock] state, log in
+            let released = state.table.release(id, on: resource, now: clock.now)
+            if released { log?.append("released \(resource)/\(id)") }
             return released
         }
     }
 
     public func refresh(_ id: LockID, on resource: String, lifetime: Duration?, eventLoop: any EventLoop) -> EventLoopFuture<LockTable.RefreshResult> {
-        perform(on: eventLoop) { [logger] state in
-            let result = state.table.refresh(id, on: resource, lifetime: lifetime, now: .now)
-            if case .refreshed = result { logger.debug("refreshed", metadata: ["resource": "\(resource)", "lock": "\(id)"]) }
+        perform(on: eventLoop) { [clock] state, log in
+            let result = state.table.refresh(id, on: resource, lifetime: lifetime, now: clock.now)
+            if case .refreshed = result { log?.append("refreshed \(resource)/\(id)") }
             return result
         }
     }
 
     public func lock(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<LockInfo?> {
-        perform(on: eventLoop) { state in
-            state.table.advance(to: .now)
+        perform(on: eventLoop) { [clock] state, _ in
+            state.table.advance(to: clock.now)
             return state.table.lock(id, on: resource)
         }
     }
 
     public func resourceNames(eventLoop: any EventLoop) -> EventLoopFuture<[String]> {
-        perform(on: eventLoop) { state in
-            state.table.advance(to: .now)
+        perform(on: eventLoop) { [clock] state, _ in
+            state.table.advance(to: clock.now)
             return state.table.resourceNames
         }
     }
 
     public func locks(on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<[LockInfo]> {
-        perform(on: eventLoop) { state in
-            state.table.advance(to: .now)
+        perform(on: eventLoop) { [clock] state, _ in
+            state.table.advance(to: clock.now)
             return state.table.locks(on: resource)
         }
     }
 
     public func deleteResource(_ resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
-        perform(on: eventLoop) { [logger] state in
-            let deleted = state.table.deleteResource(resource, now: .now)
-            if deleted { logger.debug("resource deleted by admin", metadata: ["resource": "\(resource)"]) }
+        perform(on: eventLoop) { [clock] state, log in
+            let deleted = state.table.deleteResource(resource, now: clock.now)
+            if deleted { log?.append("resource \(resource) deleted by admin") }
             return deleted
         }
     }
 
     public func deleteAll(eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        perform(on: eventLoop) { [logger] state in
-            state.table.deleteAll(now: .now)
-            logger.debug("all resources deleted by admin")
+        perform(on: eventLoop) { [clock] state, log in
+            state.table.deleteAll(now: clock.now)
+            log?.append("all resources deleted by admin")
         }
     }
 
@@ -152,18 +160,15 @@ public final class InMemoryLockService: LockService {
     func compact() {
         state.withLock { state in
             state.table.compact()
-            state.parked.shrinkIfSparse()
+            state.parked.compact()
         }
     }
 
     public func shutdown() {
         let answers = state.withLock { state -> [Answer] in
             state.isShuttingDown = true
-            state.timer?.cancel()
-            state.timer = nil
-            state.timerDeadline = nil
-            defer { state.parked = [:] }
-            return state.parked.values.map { Answer(promise: $0, outcome: .shuttingDown) }
+            state.timer.cancel()
+            return state.parked.takeAll().map { Answer(promise: $0, outcome: .shuttingDown) }
         }
         logger.debug("answering parked waiters with 503", metadata: ["count": "\(answers.count)"])
         deliver(answers)
@@ -178,23 +183,28 @@ public final class InMemoryLockService: LockService {
     }
 
     /// Runs `body` under the mutex, then answers its caller and whoever else it affected,
-    /// once its changes are durable (at once without a journal).
-    private func perform<Result: Sendable>(on eventLoop: any EventLoop, _ body: (inout State) -> Result) -> EventLoopFuture<Result> {
+    /// once its changes are durable (at once without a journal). `body` adds debug lines to
+    /// its second argument, which is nil when debug logging is off; they are written after
+    /// the mutex is let go.
+    private func perform<Result: Sendable>(on eventLoop: any EventLoop, _ body: (inout State, inout [String]?) -> Result) -> EventLoopFuture<Result> {
+        var log: [String]? = logsDebug ? [] : nil
         guard journal != nil else {
             let (result, answers) = state.withLock { state in
-                let result = body(&state)
-                return (result, self.settle(&state))
+                let result = body(&state, &log)
+                return (result, self.settle(&state, log: &log))
             }
+            write(log)
             deliver(answers)
             return eventLoop.makeSucceededFuture(result)
         }
         let promise = eventLoop.makePromise(of: Result.self)
         let answerNow = state.withLock { state -> (@Sendable () -> Void)? in
-            let result = body(&state)
-            return self.commit(&state, answers: self.settle(&state)) { error in
+            let result = body(&state, &log)
+            return self.commit(&state, answers: self.settle(&state, log: &log)) { error in
                 if let error { promise.fail(error) } else { promise.succeed(result) }
             }
         }
+        write(log)
         answerNow?()
         return promise.futureResult
     }
@@ -226,32 +236,51 @@ public final class InMemoryLockService: LockService {
         }
     }
 
-    /// Turns the table's events into answers for parked requests, logs them, and makes
-    /// sure the timer is set no later than the next deadline. Called under the mutex.
-    private func settle(_ state: inout State) -> [Answer] {
+    /// Turns the table's events into answers for parked requests, notes them for the debug
+    /// log, and makes sure the timer is set no later than the next deadline. Called under
+    /// the mutex.
+    private func settle(_ state: inout State, log: inout [String]?) -> [Answer] {
         let events = state.table.takeEvents()
         var answers: [Answer] = []
         for event in events {
-            logger.debug("\(event.logDescription)")
+            log?.append(event.logDescription)
             switch event {
             case .granted(let id, let resource, _):
-                if let promise = state.parked.removeValue(forKey: id), let lock = state.table.lock(id, on: resource) {
+                if let promise = state.parked.take(id), let lock = state.table.lock(id, on: resource) {
                     answers.append(Answer(promise: promise, outcome: .granted(lock)))
                 }
             case .waitTimedOut(let id, _):
-                if let promise = state.parked.removeValue(forKey: id) {
+                if let promise = state.parked.take(id) {
                     answers.append(Answer(promise: promise, outcome: .waitTimedOut))
                 }
             case .waiterDeleted(let id, _):
-                if let promise = state.parked.removeValue(forKey: id) {
+                if let promise = state.parked.take(id) {
                     answers.append(Answer(promise: promise, outcome: .deleted))
                 }
             case .expired, .holderDeleted:
                 break
             }
         }
-        scheduleTimer(&state)
+        armTimer(&state)
         return answers
+    }
+
+    private func armTimer(_ state: inout State) {
+        guard !state.isShuttingDown else { return }
+        state.timer.arm(for: state.table.nextDeadline, clock: clock) { [weak self] deadline in
+            self?.timerFired(for: deadline)
+        }
+    }
+
+    private func timerFired(for deadline: ContinuousClock.Instant) {
+        var log: [String]? = logsDebug ? [] : nil
+        let answerNow = state.withLock { state -> (@Sendable () -> Void)? in
+            state.timer.fired(for: deadline)
+            state.table.advance(to: clock.now)
+            return self.commit(&state, answers: self.settle(&state, log: &log))
+        }
+        write(log)
+        answerNow?()
     }
 
     private func deliver(_ answers: [Answer]) {
@@ -260,30 +289,9 @@ public final class InMemoryLockService: LockService {
         }
     }
 
-    /// Keeps one timer armed for the earliest deadline. A timer set for a deadline that went
-    /// away is left to fire: it finds nothing due and re-arms for the next one, which is
-    /// cheaper than cancelling and re-arming on every release.
-    private func scheduleTimer(_ state: inout State) {
-        guard !state.isShuttingDown, let next = state.table.nextDeadline else { return }
-        if let armed = state.timerDeadline, armed <= next { return }
-        state.timer?.cancel()
-        state.timerDeadline = next
-        let delay = max(0, (next - .now).nanoseconds)
-        state.timer = timerLoop.scheduleTask(in: .nanoseconds(delay)) { [weak self] in
-            self?.timerFired(for: next)
-        }
-    }
-
-    private func timerFired(for deadline: ContinuousClock.Instant) {
-        let answerNow = state.withLock { state -> (@Sendable () -> Void)? in
-            if state.timerDeadline == deadline {
-                state.timerDeadline = nil
-                state.timer = nil
-            }
-            state.table.advance(to: .now)
-            return self.commit(&state, answers: self.settle(&state))
-        }
-        answerNow?()
+    private func write(_ log: [String]?) {
+        guard let log else { return }
+        for line in log { logger.debug("\(line)") }
     }
 }
 

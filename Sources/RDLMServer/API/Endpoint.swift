@@ -1,0 +1,214 @@
+import NIOHTTP1
+import RDLMCore
+
+/// Every request the daemon answers, once its path and method are known. The switch over
+/// it in `LockAPI` is exhaustive, so a new endpoint cannot be forgotten there.
+enum Endpoint: Equatable, Sendable {
+    /// `GET /`: the original's welcome page.
+    case home
+    /// `POST /locks/{resource}`
+    case acquire(resource: String)
+    /// `GET /locks/{resource}/{uid}`
+    case show(resource: String, uid: Substring)
+    /// `PATCH /locks/{resource}/{uid}`
+    case refresh(resource: String, uid: Substring)
+    /// `DELETE /locks/{resource}/{uid}`
+    case release(resource: String, uid: Substring)
+    /// `GET /resources` (admin)
+    case resourceList
+    /// `GET /resources/{resource}` (admin)
+    case resource(String)
+    /// `DELETE /resources/{resource}` (admin)
+    case deleteResource(String)
+    /// `DELETE /resources` (admin)
+    case deleteAll
+
+    /// The endpoint of `method` on `route`; another method gets 405 with the route's `Allow`.
+    init(_ route: Route, method: HTTPMethod) throws(HTTPError) {
+        switch (route, method) {
+        case (.home, .GET): self = .home
+        case (.locks(let resource), .POST): self = .acquire(resource: resource)
+        case (.lock(let resource, let uid), .GET): self = .show(resource: resource, uid: uid)
+        case (.lock(let resource, let uid), .PATCH): self = .refresh(resource: resource, uid: uid)
+        case (.lock(let resource, let uid), .DELETE): self = .release(resource: resource, uid: uid)
+        case (.resources, .GET): self = .resourceList
+        case (.resources, .DELETE): self = .deleteAll
+        case (.resource(let resource), .GET): self = .resource(resource)
+        case (.resource(let resource), .DELETE): self = .deleteResource(resource)
+        default:
+            let allow = route.allowedMethods.map(\.rawValue).joined(separator: ", ")
+            throw HTTPError(.methodNotAllowed, "method \(method.rawValue) not allowed here", headers: [("Allow", allow)])
+        }
+    }
+
+    var isAdmin: Bool {
+        switch self {
+        case .resourceList, .resource, .deleteResource, .deleteAll: return true
+        case .home, .acquire, .show, .refresh, .release: return false
+        }
+    }
+
+    /// The resource named in the path, if any.
+    var resourceName: String? {
+        switch self {
+        case .acquire(let name), .show(let name, _), .refresh(let name, _), .release(let name, _),
+             .resource(let name), .deleteResource(let name):
+            return name
+        case .home, .resourceList, .deleteAll:
+            return nil
+        }
+    }
+}
+
+/// Deciding whether a request may proceed, before any lock is touched: the route exists
+/// (404), takes this method (405), names a resource of acceptable length (400), comes with
+/// an acceptable `Host` (400), and is authorised if admin (401/403).
+struct Admission: Sendable {
+    let configuration: ServerConfiguration
+
+    /// A request that passed admission.
+    struct Admitted: Equatable {
+        var endpoint: Endpoint
+        /// The authority the client addressed: the target's for an absolute-form target,
+        /// else the `Host` header's; nil when an HTTP/1.0 client sent neither.
+        var authority: Substring?
+    }
+
+    func admit(_ head: HTTPRequestHead) throws(HTTPError) -> Admitted {
+        let target = try RequestTarget(head.uri)
+        // An absolute-form target's authority overrides Host (RFC 9112 §3.2.2), but Host
+        // must still be well-formed.
+        let host = try Self.host(of: head)
+        let authority = target.authority ?? host
+        guard let route = Route(path: target.path) else { throw HTTPError(.notFound, "not found") }
+        let endpoint = try Endpoint(route, method: head.method)
+        let limits = configuration.limits
+        if let name = endpoint.resourceName, name.utf8.count > limits.maxResourceNameLength {
+            throw HTTPError(.badRequest, "resource name is longer than \(limits.maxResourceNameLength) characters")
+        }
+        if endpoint.isAdmin {
+            switch configuration.adminAuthentication.check(authorization: head.headers.first(name: "authorization")) {
+            case nil:
+                break
+            case .forbidden:
+                throw HTTPError(.forbidden, "admin requests are disabled on this server")
+            case .unauthorized(let message):
+                throw HTTPError(.unauthorized, message, headers: [("WWW-Authenticate", "Basic realm=\"rdlm\"")])
+            }
+        }
+        return Admitted(endpoint: endpoint, authority: authority)
+    }
+
+    /// The `Host` header as RFC 9112 §3.2 asks: exactly one on HTTP/1.1 and valid
+    /// wherever it is sent (it becomes part of `Location`, so a value such as
+    /// `evil.example/phish?` or `a@evil.example` must never be echoed).
+    private static func host(of head: HTTPRequestHead) throws(HTTPError) -> Substring? {
+        var found: Substring?
+        var count = 0
+        for (name, value) in head.headers where Self.isHostField(name) {
+            count += 1
+            found = Substring(value)
+        }
+        let isHTTP11 = head.version.major == 1 && head.version.minor >= 1
+        if count > 1 { throw HTTPError(.badRequest, "more than one Host header") }
+        guard let found else {
+            if isHTTP11 { throw HTTPError(.badRequest, "HTTP/1.1 request without a Host header") }
+            return nil
+        }
+        guard HostSyntax.isValid(found) else {
+            throw HTTPError(.badRequest, "invalid Host header (expected host or host:port)")
+        }
+        return found
+    }
+
+    /// `Host` in any case, compared without allocating (this runs for every header of
+    /// every request).
+    private static func isHostField(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        guard utf8.count == 4 else { return false }
+        return zip(utf8, "host".utf8).allSatisfy { $0 | 0x20 == $1 }
+    }
+}
+
+/// A request target in origin form (`/locks/x?y`) or absolute form
+/// (`http://host:port/locks/x`, RFC 9112 §3.2.2, which servers must accept; its authority
+/// then overrides `Host`).
+struct RequestTarget {
+    var path: Substring
+    var authority: Substring?
+
+    init(_ uri: String) throws(HTTPError) {
+        var rest = Substring(uri)
+        if let queryStart = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+            rest = rest[..<queryStart]
+        }
+        guard rest.utf8.first != UInt8(ascii: "/") else {
+            path = rest
+            authority = nil
+            return
+        }
+        let afterScheme: Substring
+        if let scheme = ["http://", "https://"].first(where: { rest.lowercased().hasPrefix($0) }) {
+            afterScheme = rest.dropFirst(scheme.utf8.count)
+        } else {
+            throw HTTPError(.notFound, "not found")
+        }
+        let pathStart = afterScheme.utf8.firstIndex(of: UInt8(ascii: "/")) ?? afterScheme.endIndex
+        let host = afterScheme[..<pathStart]
+        guard HostSyntax.isValid(host) else {
+            throw HTTPError(.badRequest, "invalid authority in the request target")
+        }
+        authority = host
+        path = pathStart == afterScheme.endIndex ? "/" : afterScheme[pathStart...]
+    }
+}
+
+/// RFC 3986's `host [ ":" port ]` with a non-empty host (an `http` URI has one), where host
+/// is an IP literal in brackets or a registered name of unreserved, percent-encoded and
+/// sub-delimiter characters. Anything that could end the authority (`/ ? # @`) or a
+/// header value is refused.
+enum HostSyntax {
+    static func isValid(_ text: Substring) -> Bool {
+        let utf8 = text.utf8
+        guard !utf8.isEmpty else { return false }
+        var hostEnd = utf8.endIndex
+        if utf8.first == UInt8(ascii: "[") {
+            guard let close = utf8.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let literal = utf8[utf8.index(after: utf8.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy(isIPLiteralByte) else { return false }
+            hostEnd = utf8.index(after: close)
+            guard hostEnd == utf8.endIndex || utf8[hostEnd] == UInt8(ascii: ":") else { return false }
+        } else {
+            hostEnd = utf8.lastIndex(of: UInt8(ascii: ":")) ?? utf8.endIndex
+            let name = utf8[..<hostEnd]
+            guard !name.isEmpty, name.allSatisfy(isRegisteredNameByte) else { return false }
+        }
+        guard hostEnd != utf8.endIndex else { return true }
+        let port = utf8[utf8.index(after: hostEnd)...]
+        return port.count <= 5 && port.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    private static func isRegisteredNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"),
+             UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
+             UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
+             UInt8(ascii: "="):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func isIPLiteralByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"),
+             UInt8(ascii: ":"), UInt8(ascii: "."):
+            return true
+        default:
+            return false
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Logging
+import NIOCore
+import RDLMCore
+
+/// A lock an acquire was granted, carried by its 201 so that the connection can release it
+/// if the answer never reaches the client.
+struct GrantedLock: Equatable, Sendable {
+    var id: LockID
+    var resource: String
+}
+
+/// An admitted request, as the lock API needs it.
+struct APIRequest {
+    var endpoint: Endpoint
+    var body: [UInt8]
+    /// `Accept: application/json`: errors (and the 201) as JSON.
+    var wantsJSON: Bool
+    /// Where `Location` starts, such as `http://127.0.0.1:8888`; used by acquires only.
+    var locationBase: String
+    /// The peer address, for the per-client quota (nil: not counted).
+    var client: String?
+}
+
+/// The lock API: an endpoint and its body become a call to the lock service, and its
+/// outcome becomes a `Response`. Knows nothing of connections, so it is tested without one.
+struct LockAPI: Sendable {
+    let service: any LockService
+    let limits: RequestLimits
+    let decoder: LockRequestDecoder
+    let logger: Logger
+
+    init(service: any LockService, limits: RequestLimits, logger: Logger) {
+        self.service = service
+        self.limits = limits
+        self.decoder = LockRequestDecoder(limits: limits)
+        self.logger = logger
+    }
+
+    /// Answers `request` through `completion`, on `eventLoop` (the caller's), at once or
+    /// when the service decides.
+    /// - Returns: for an acquire, the lock to `abandon` should the client leave before the
+    ///   answer. `completion` may already have run when this returns.
+    @discardableResult
+    func respond(to request: APIRequest, eventLoop: any EventLoop, completion: @escaping (Response) -> Void) -> GrantedLock? {
+        let json = request.wantsJSON
+        do throws(HTTPError) {
+            switch request.endpoint {
+            case .home:
+                completion(Response(status: .ok, body: "Welcome on restful-distributed-lock-manager !", contentType: "text/html; charset=UTF-8"))
+
+            case .acquire(let resource):
+                let lockRequest = try decoder.acquireRequest(from: request.body)
+                // lockRequest.client = request.client  (pending the table's per-client quota)
+                let id = LockID.random()
+                let base = request.locationBase
+                answer(service.acquire(lockRequest, on: resource, id: id, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { outcome throws(HTTPError) in
+                    try Self.acquired(outcome, locationBase: base, json: json)
+                }
+                return GrantedLock(id: id, resource: resource)
+
+            case .show(let resource, let uid):
+                let id = try Self.lockID(uid)
+                answer(service.lock(id, on: resource, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { lock throws(HTTPError) in
+                    guard let lock else { throw .lockNotFound }
+                    return .hal(LockRepresentation.lock(lock))
+                }
+
+            case .refresh(let resource, let uid):
+                let id = try Self.lockID(uid)
+                let lifetime = try decoder.refreshLifetime(from: request.body)
+                answer(service.refresh(id, on: resource, lifetime: lifetime, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { result throws(HTTPError) in
+                    switch result {
+                    case .refreshed(let lock): return .hal(LockRepresentation.lock(lock))
+                    case .notActive: throw HTTPError(.conflict, "lock is still waiting; only an active lock can be refreshed")
+                    case .notFound: throw .lockNotFound
+                    }
+                }
+
+            case .release(let resource, let uid):
+                let id = try Self.lockID(uid)
+                answer(service.release(id, on: resource, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { released throws(HTTPError) in
+                    guard released else { throw .lockNotFound }
+                    return .noContent()
+                }
+
+            case .resourceList:
+                answer(service.resourceNames(eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { names in
+                    .hal(LockRepresentation.resources(names))
+                }
+
+            case .resource(let resource):
+                answer(service.locks(on: resource, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { locks in
+                    .hal(LockRepresentation.resource(resource, locks: locks))
+                }
+
+            case .deleteResource(let resource):
+                answer(service.deleteResource(resource, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { deleted throws(HTTPError) in
+                    guard deleted else { throw HTTPError(.notFound, "no resource (with locks) found") }
+                    return .noContent()
+                }
+
+            case .deleteAll:
+                answer(service.deleteAll(eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { _ in .noContent() }
+            }
+        } catch {
+            completion(.error(error, json: json))
+        }
+        return nil
+    }
+
+    /// The client of a pending acquire left.
+    func abandon(_ acquire: GrantedLock) {
+        service.abandon(acquire.id, on: acquire.resource)
+    }
+
+    /// A grant whose 201 could not be delivered: released at once rather than held by
+    /// nobody for its whole lifetime.
+    func releaseUndelivered(_ grant: GrantedLock, eventLoop: any EventLoop) {
+        logger.debug("grant not delivered, releasing", metadata: ["resource": "\(grant.resource)", "lock": "\(grant.id)"])
+        _ = service.release(grant.id, on: grant.resource, eventLoop: eventLoop)
+    }
+
+    /// Waits for the service on `eventLoop`, then answers.
+    private func answer<Value: Sendable>(
+        _ future: EventLoopFuture<Value>, json: Bool, eventLoop: any EventLoop, _ completion: @escaping (Response) -> Void,
+        _ makeResponse: @escaping (Value) throws(HTTPError) -> Response
+    ) {
+        let logger = logger
+        future.hop(to: eventLoop).assumeIsolated().whenComplete { result in
+            do throws(HTTPError) {
+                switch result {
+                case .success(let value):
+                    completion(try makeResponse(value))
+                case .failure(let error as LockServiceUnavailable):
+                    throw HTTPError(.serviceUnavailable, "lock service unavailable: \(error.reason)")
+                case .failure(let error):
+                    logger.error("lock service failed", metadata: ["error": "\(error)"])
+                    throw HTTPError(.serviceUnavailable, "lock service unavailable")
+                }
+            } catch {
+                var response = Response.error(error, json: json)
+                response.closesConnection = error.closesConnection
+                completion(response)
+            }
+        }
+    }
+
+    private static func lockID(_ uid: Substring) throws(HTTPError) -> LockID {
+        guard let id = LockID(hex: uid) else { throw .lockNotFound }
+        return id
+    }
+
+    /// The answer to an acquire. A 201 carries its grant, for `releaseUndelivered`.
+    static func acquired(_ outcome: AcquireOutcome, locationBase: String, json: Bool) throws(HTTPError) -> Response {
+        switch outcome {
+        case .granted(let lock):
+            let url = locationBase + LockRepresentation.lockPath(lock.resource, lock.id)
+            let headers = [("Location", url), ("RDLM-Fencing-Token", String(lock.fencingToken ?? 0))]
+            var response = json
+                ? Response.hal(LockRepresentation.lock(lock), status: .created, headers: headers)
+                : Response.html(.created, message: "lock acquired at \(url)", headers: headers)
+            response.grant = GrantedLock(id: lock.id, resource: lock.resource)
+            return response
+        case .waitTimedOut: throw .waitTimedOut
+        case .deleted: throw .requestDeleted
+        case .refused(.tooManyWaiters(let limit)):
+            throw HTTPError(.serviceUnavailable, "too many waiters on this resource (limit \(limit))")
+        case .refused(.tableFull(let limit)):
+            throw HTTPError(.serviceUnavailable, "server is full (limit \(limit) locks)")
+        case .refused(.tooManyForClient(let limit)):
+            throw HTTPError(.tooManyRequests, "this client already holds or waits for \(limit) locks, the limit per client (--max-locks-per-client)", headers: [("Retry-After", "1")])
+        case .refused(.duplicateID):
+            throw HTTPError(.serviceUnavailable, "lock id collision, please retry")
+        case .shuttingDown, .abandoned: throw .shuttingDown
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import Logging
+import NIOCore
+
+/// What every connection's handler shares, built once; each handler holds one reference.
+final class RequestContext: Sendable {
+    let api: LockAPI
+    let admission: Admission
+    let configuration: ServerConfiguration
+    let logger: Logger
+    let sweepers: ConnectionSweepers
+    let connections: ConnectionGauge
+
+    init(service: any LockService, configuration: ServerConfiguration, logger: Logger, sweepers: ConnectionSweepers, connections: ConnectionGauge) {
+        self.api = LockAPI(service: service, limits: configuration.limits, logger: logger)
+        self.admission = Admission(configuration: configuration)
+        self.configuration = configuration
+        self.logger = logger
+        self.sweepers = sweepers
+        self.connections = connections
+    }
+}
