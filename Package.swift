@@ -57,6 +57,8 @@ let package = Package(
             name: "RDLMServerTests",
             dependencies: [
                 "RDLMServer",
+                "RDLMCore",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

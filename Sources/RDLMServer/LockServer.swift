@@ -43,7 +43,7 @@ public final class LockServer: Sendable {
             var holders: [LockInfo] = []
             var lastToken = FencingSeed.current()
             if let persistence = configuration.persistence {
-                let restored = try restore(persistence, logger: logger)
+                let restored = try restore(persistence, now: clock?.now ?? .now, logger: logger)
                 journal = restored.journal
                 holders = restored.holders
                 lastToken = max(lastToken, restored.lastFencingToken)
@@ -78,13 +78,14 @@ public final class LockServer: Sendable {
     }
 
     /// Replays the data directory and starts a new journal generation from the result.
-    private static func restore(_ persistence: Persistence, logger: Logger) throws -> (holders: [LockInfo], lastFencingToken: FencingToken, journal: Journal) {
+    /// - Parameter now: the lock service's time, which decides what expired while down.
+    private static func restore(_ persistence: Persistence, now: ContinuousClock.Instant, logger: Logger) throws -> (holders: [LockInfo], lastFencingToken: FencingToken, journal: Journal) {
         let started = ContinuousClock.now
         let directory = try DataDirectory.open(persistence.directory)
         do {
             let wall = WallClock()
             let (recovered, generation) = try directory.recover(
-                nowWallNanoseconds: wall.nanoseconds(.now), truncateCorruption: persistence.truncateCorruption, logger: logger)
+                nowWallNanoseconds: wall.nanoseconds(now), truncateCorruption: persistence.truncateCorruption, logger: logger)
             let size = try directory.writeSnapshot(generation: generation, holders: recovered.holders, lastFencingToken: recovered.lastFencingToken)
             let journal = try Journal(directory: directory, generation: generation, snapshotSize: size, mode: persistence.fsync, logger: logger)
             logger.info("restored \(recovered.holders.count) locks from \(persistence.directory) (\(recovered.expiredWhileDown) expired while down) in \(ContinuousClock.now - started)")

@@ -103,9 +103,8 @@ extension ServerTests {
                 let path = try await withServer(.persistent(directory)) { (server: TestServer) async throws in
                     try await server.acquireLock("brief", lifetime: 0.5)
                 }
-                // Counted from after the 201 arrived, so the lock's expiry is surely past.
-                try await Task.sleep(for: .seconds(1))
-                try await withServer(.persistent(directory)) { (server: TestServer) async throws in
+                // The restarted daemon's time starts a second later, past the lock's expiry.
+                try await withServer(.persistent(directory), clock: ManualClock(start: .now + .seconds(1))) { (server: TestServer) async throws in
                     #expect(try await server.request(.GET, path).status == 404)
                     #expect(server.service.lockCount == 0)
                     #expect(try await server.acquire("brief", wait: 0).status == 201)
@@ -117,9 +116,12 @@ extension ServerTests {
         func restoredLockExpires() async throws {
             try await withDataDirectory { directory in
                 let path = try await withServer(.persistent(directory)) { (server: TestServer) async throws in
-                    try await server.acquireLock("soon", lifetime: 1.5)
+                    try await server.acquireLock("soon", lifetime: 30)
                 }
-                try await withServer(.persistent(directory)) { (server: TestServer) async throws in
+                let clock = ManualClock()
+                try await withServer(.persistent(directory), clock: clock) { (server: TestServer) async throws in
+                    #expect(server.service.lockCount == 1)
+                    clock.advance(by: .seconds(31))
                     try await eventually("the restored lock expires") { server.service.lockCount == 0 }
                     #expect(try await server.request(.GET, path).status == 404)
                 }

@@ -21,13 +21,16 @@ extension ServerConfiguration {
 }
 
 /// Starts an in-process server, runs `body` against it, and always shuts it down.
+/// - Parameter clock: the lock service's time; a `ManualClock` lets a test move it on
+///   instead of sleeping.
 func withServer<Result>(
     _ configuration: ServerConfiguration = .test(),
+    clock: (any LockClock)? = nil,
     _ body: (TestServer) async throws -> Result
 ) async throws -> Result {
     var logger = Logger(label: "rdlmd-test")
     logger.logLevel = .warning
-    let server = try await LockServer.start(configuration: configuration, logger: logger)
+    let server = try await LockServer.start(configuration: configuration, clock: clock, logger: logger)
     let result: Result
     do {
         result = try await body(TestServer(server: server))
