@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "rdlm",
-    platforms: [.macOS(.v15)],
+    // Linux only: rdlmd calls glibc directly (malloc_trim, clock_gettime, fcntl locks) and
+    // nothing here is built or tested on an Apple platform, so none is declared.
     products: [
         .library(name: "RDLMCore", targets: ["RDLMCore"]),
         .library(name: "RDLMServer", targets: ["RDLMServer"]),
@@ -46,6 +47,7 @@ let package = Package(
             name: "rdlmd",
             dependencies: [
                 "RDLMServer",
+                "RDLMCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

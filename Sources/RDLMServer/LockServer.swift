@@ -162,8 +162,8 @@ public final class LockServer: Sendable {
 /// Where fencing tokens start. Without persistence the table forgets its counter on
 /// restart, so tokens are seeded from the wall clock in microseconds: a restarted daemon
 /// starts above every token its predecessor granted, as long as that one granted fewer
-/// than one token per microsecond on average since its own start (about 20,000 per second
-/// is the measured ceiling here). Stays below 2^53, so JavaScript clients read it exactly.
+/// than one token per microsecond on average since its own start (far above the measured
+/// ceiling, docs/benchmarks.md). Stays below 2^53, so JavaScript clients read it exactly.
 public enum FencingSeed {
     public static func current() -> FencingToken {
         var spec = timespec()
@@ -172,10 +172,3 @@ public enum FencingSeed {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif

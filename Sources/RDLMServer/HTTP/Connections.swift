@@ -2,9 +2,9 @@ import NIOCore
 import Synchronization
 
 /// The connections of one event loop, checked for request and idle timeouts by one
-/// repeating task per loop rather than a timer per connection: a `RepeatedTask` and its
-/// scheduled task, promise and closures came to about 700 bytes per connection (heaptrack,
-/// 3,000 parked waiters), more than a tenth of a parked waiter's memory. Handlers link
+/// repeating task per loop rather than a timer per connection: a `RepeatedTask` with its
+/// scheduled task, promise and closures per connection was a large share of a parked
+/// waiter's memory (docs/benchmarks.md, Profile). Handlers link
 /// themselves in (an intrusive list: adding and removing allocate nothing).
 ///
 /// Used only on its event loop.

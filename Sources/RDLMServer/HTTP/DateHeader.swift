@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// The value of the `Date` header, which RFC 9110 §6.6.1 asks for on every 2xx-4xx answer.
 /// Formatted at most once a second and kept per event loop, as Hummingbird does: a
 /// `time()` call per answer decides whether the cached text is still current.

@@ -13,8 +13,9 @@ enum Route: Equatable {
     /// Matches a request path (query string already removed) as the original's routing
     /// did: names are `[a-zA-Z0-9]+`, and nothing else matches.
     init?(path: Substring) {
-        // Scans bytes rather than splitting into Characters: routing runs on every request
-        // and the split version cost about 5 % of the daemon's CPU under load.
+        // Scans bytes rather than splitting into Characters: routing runs on every request,
+        // and the split version was a measurable share of the daemon's CPU
+        // (docs/benchmarks.md, Profile).
         let utf8 = path.utf8
         guard utf8.first == UInt8(ascii: "/") else { return nil }
         var start = utf8.index(after: utf8.startIndex)

@@ -51,7 +51,7 @@ public final class LocalLockService: LockService {
         self.init(limits: limits, lastFencingToken: lastFencingToken, journal: nil, clock: clock, logger: logger)
     }
 
-    /// Locks held or waiting, for tests and the memory reclaimer.
+    /// Locks held or waiting, for the memory reclaimer and tests.
     public var lockCount: Int { state.withLock { $0.table.lockCount } }
     /// Resources with locks, for tests.
     public var resourceCount: Int { state.withLock { $0.table.resourceCount } }

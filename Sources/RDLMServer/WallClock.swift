@@ -1,0 +1,76 @@
+import Synchronization
+
+/// Converts monotonic instants to wall-clock times for people and for the journal.
+///
+/// The offset between the two clocks is sampled once and kept, so one instant always
+/// shows as the same timestamp (two samples differ by the time between their two clock
+/// reads). It is sampled again at most once a second, and replaced only when the wall
+/// clock has really moved (by more than a millisecond), as after an NTP step.
+struct WallClock {
+    private let wallNanoseconds: Int64
+    private let reference: ContinuousClock.Instant
+
+    private struct Calibration {
+        var reference: ContinuousClock.Instant
+        var wallNanoseconds: Int64
+        var checked: ContinuousClock.Instant
+    }
+
+    private static let calibration = Mutex(sample())
+
+    init() {
+        let now = ContinuousClock.now
+        let current = Self.calibration.withLock { calibration -> Calibration in
+            if now - calibration.checked >= .seconds(1) {
+                let fresh = Self.sample()
+                let predicted = calibration.wallNanoseconds + (fresh.reference - calibration.reference).nanoseconds
+                if abs(fresh.wallNanoseconds - predicted) > 1_000_000 {
+                    calibration = fresh
+                } else {
+                    calibration.checked = fresh.checked
+                }
+            }
+            return calibration
+        }
+        reference = current.reference
+        wallNanoseconds = current.wallNanoseconds
+    }
+
+    private static func sample() -> Calibration {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        let now = ContinuousClock.now
+        return Calibration(reference: now, wallNanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec), checked: now)
+    }
+
+    /// Wall-clock nanoseconds since the Unix epoch of a monotonic instant.
+    func nanoseconds(_ instant: ContinuousClock.Instant) -> Int64 {
+        wallNanoseconds + (instant - reference).nanoseconds
+    }
+
+    /// The monotonic instant of a wall-clock time (nanoseconds since the Unix epoch).
+    func instant(_ nanoseconds: Int64) -> ContinuousClock.Instant {
+        reference + .nanoseconds(nanoseconds - wallNanoseconds)
+    }
+
+    func timestamp(_ instant: ContinuousClock.Instant) -> String {
+        let nanoseconds = nanoseconds(instant)
+        var wholeSeconds = time_t(nanoseconds / 1_000_000_000)
+        var microseconds = Int((nanoseconds % 1_000_000_000) / 1_000)
+        if microseconds < 0 {
+            wholeSeconds -= 1
+            microseconds += 1_000_000
+        }
+        var parts = tm()
+        gmtime_r(&wholeSeconds, &parts)
+        return Self.pad(Int(parts.tm_year) + 1900, 4) + "-" + Self.pad(Int(parts.tm_mon) + 1, 2) + "-"
+            + Self.pad(Int(parts.tm_mday), 2) + "T" + Self.pad(Int(parts.tm_hour), 2) + ":"
+            + Self.pad(Int(parts.tm_min), 2) + ":" + Self.pad(Int(parts.tm_sec), 2) + "."
+            + Self.pad(microseconds, 6) + "Z"
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+}
