@@ -6,6 +6,7 @@ let package = Package(
     // Linux only: rdlmd calls glibc directly (malloc_trim, clock_gettime, fcntl locks) and
     // nothing here is built or tested on an Apple platform, so none is declared.
     products: [
+        .library(name: "RDLMWire", targets: ["RDLMWire"]),
         .library(name: "RDLMCore", targets: ["RDLMCore"]),
         .library(name: "RDLMServer", targets: ["RDLMServer"]),
         .executable(name: "rdlmd", targets: ["rdlmd"]),
@@ -23,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
+        // The wire contract in code: the rules both sides share (resource names, seconds,
+        // JSON strings, what a status means). No dependencies.
+        .target(name: "RDLMWire"),
+        .testTarget(name: "RDLMWireTests", dependencies: ["RDLMWire"]),
         // The lock table: pure Swift, no I/O, no clock of its own.
         .target(
             name: "RDLMCore",
@@ -33,6 +38,7 @@ let package = Package(
             name: "RDLMServer",
             dependencies: [
                 "RDLMCore",
+                "RDLMWire",
                 "CSystemMemory",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -76,7 +82,7 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
         ),
         // The Swift client: async/await over one curl multi handle on its own thread.
-        .target(name: "RDLMClient", dependencies: ["CCurl"]),
+        .target(name: "RDLMClient", dependencies: ["CCurl", "RDLMWire"]),
         // Drives concurrent acquire/release cycles through RDLMClient and reports latencies.
         .executableTarget(
             name: "rdlm-client-bench",

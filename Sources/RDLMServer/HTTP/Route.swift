@@ -1,5 +1,6 @@
 import NIOHTTP1
 import RDLMCore
+import RDLMWire
 
 /// The URL space of the original RDLM, plus nothing: everything else is 404.
 enum Route: Equatable {
@@ -28,7 +29,7 @@ enum Route: Equatable {
         while true {
             let end = utf8[start...].firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
             let name = path[start..<end]
-            guard names.count < 3, Route.isName(name) else { return nil }
+            guard names.count < 3, ResourceName.isValid(name) else { return nil }
             names.append(name)
             if end == utf8.endIndex { break }
             start = utf8.index(after: end)
@@ -39,14 +40,6 @@ enum Route: Equatable {
         case (2, "locks"): self = .locks(resource: String(names[1]))
         case (3, "locks"): self = .lock(resource: String(names[1]), uid: names[2])
         default: return nil
-        }
-    }
-
-    static func isName(_ text: Substring) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
         }
     }
 
