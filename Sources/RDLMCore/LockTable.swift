@@ -8,8 +8,8 @@
 public struct LockTable: Sendable {
     /// What an acquire decided.
     public enum AcquireResult: Sendable, Equatable {
-        /// Granted at once, with this fencing token.
-        case granted(FencingToken)
+        /// Granted at once: the lock as it now stands, with its fencing token.
+        case granted(LockInfo)
         /// Queued: a later `.granted`, `.waitTimedOut` or `.waiterDeleted` event settles it.
         case queued
         case refused(Refusal)
@@ -143,8 +143,7 @@ public struct LockTable: Sendable {
         guard records[id] == nil else { return .refused(.duplicateID) }
         guard records.count < limits.maxLocks else { return .refused(.tableFull) }
         if resources[resource]?.grantsAtOnce(request.mode) ?? true {
-            let token = grant(id, request: request, on: resource, at: now)
-            return .granted(token)
+            return .granted(grant(id, request: request, on: resource, at: now))
         }
         guard request.wait > .zero else { return .refused(.wouldWait) }
         guard (resources[resource]?.waiting ?? 0) < limits.maxWaitersPerResource else { return .refused(.tooManyWaiters) }
@@ -282,13 +281,13 @@ public struct LockTable: Sendable {
 
     private mutating func grant(
         _ id: LockID, request: LockRequest, on resource: String, at now: ContinuousClock.Instant
-    ) -> FencingToken {
+    ) -> LockInfo {
         lastFencingToken += 1
-        let token = lastFencingToken
-        let state = LockState.active(since: now, expires: now + request.lifetime, token: token)
+        let state = LockState.active(since: now, expires: now + request.lifetime, token: lastFencingToken)
         hold(id, Record(resource: resource, request: request, state: state))
-        if recordsChanges { changes.append(.granted(LockInfo(id: id, resource: resource, request: request, state: state))) }
-        return token
+        let lock = LockInfo(id: id, resource: resource, request: request, state: state)
+        if recordsChanges { changes.append(.granted(lock)) }
+        return lock
     }
 
     private mutating func dropHolder(_ id: LockID, of resource: String) {
@@ -305,8 +304,7 @@ public struct LockTable: Sendable {
     /// Grants queued requests from the front for as long as the resource admits them.
     private mutating func promoteWaiters(of resource: String, at now: ContinuousClock.Instant) {
         while let head = resources[resource]?.takeAdmittedWaiter(records: records), let record = records[head] {
-            let token = grant(head, request: record.request, on: resource, at: now)
-            events.append(.granted(head, resource: resource, token: token))
+            events.append(.granted(grant(head, request: record.request, on: resource, at: now)))
         }
     }
 

@@ -63,12 +63,12 @@ private struct ReferenceTable {
         if waiters[lock.resource]?.isEmpty == true { waiters[lock.resource] = nil }
     }
 
-    mutating func grant(_ id: LockID, _ request: LockRequest, on resource: String, at now: Instant) -> FencingToken {
+    mutating func grant(_ id: LockID, _ request: LockRequest, on resource: String, at now: Instant) -> LockInfo {
         lastToken += 1
         locks[id] = Lock(resource: resource, request: request,
                          state: .active(since: now, expires: now + request.lifetime, token: lastToken))
         holders[resource, default: []].append(id)
-        return lastToken
+        return info(id)!
     }
 
     mutating func promote(_ resource: String, at now: Instant) {
@@ -76,8 +76,7 @@ private struct ReferenceTable {
             let request = locks[head]!.request
             waiters[resource]!.removeFirst()
             if waiters[resource]!.isEmpty { waiters[resource] = nil }
-            let token = grant(head, request, on: resource, at: now)
-            events.append(.granted(head, resource: resource, token: token))
+            events.append(.granted(grant(head, request, on: resource, at: now)))
         }
     }
 

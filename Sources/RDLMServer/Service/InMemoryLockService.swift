@@ -64,8 +64,8 @@ public final class InMemoryLockService: LockService {
             guard !state.isShuttingDown else { return .shuttingDown }
             let outcome: AcquireOutcome
             switch state.table.acquire(request, on: resource, id: id, now: .now) {
-            case .granted:
-                outcome = state.table.lock(id, on: resource).map { .granted($0) } ?? .waitTimedOut
+            case .granted(let lock):
+                outcome = .granted(lock)
             case .queued:
                 let promise = eventLoop.makePromise(of: AcquireOutcome.self)
                 state.parked[id] = promise
@@ -234,8 +234,8 @@ public final class InMemoryLockService: LockService {
         for event in events {
             logger.debug("\(event.logDescription)")
             switch event {
-            case .granted(let id, let resource, _):
-                if let promise = state.parked.removeValue(forKey: id), let lock = state.table.lock(id, on: resource) {
+            case .granted(let lock):
+                if let promise = state.parked.removeValue(forKey: lock.id) {
                     answers.append(Answer(promise: promise, outcome: .granted(lock)))
                 }
             case .waitTimedOut(let id, _):
@@ -303,7 +303,7 @@ extension AcquireOutcome {
 extension LockEvent {
     var logDescription: String {
         switch self {
-        case .granted(let id, let resource, let token): return "granted \(resource)/\(id) to a waiter, token \(token)"
+        case .granted(let lock): return "granted \(lock.resource)/\(lock.id) to a waiter, token \(lock.fencingToken ?? 0)"
         case .waitTimedOut(let id, let resource): return "wait timed out for \(resource)/\(id)"
         case .waiterDeleted(let id, let resource): return "waiter \(resource)/\(id) deleted"
         case .expired(let id, let resource): return "lock \(resource)/\(id) expired"
