@@ -7,11 +7,16 @@ public struct LockRequest: Sendable, Equatable {
     /// How long the request may wait in the queue; zero makes it a try-lock.
     public var wait: Duration
     public var mode: LockMode
+    /// Who asks, for `LockTableLimits.maxLocksPerClient` (a peer address, say). Nil is
+    /// counted against nobody: a lock restored from a journal, or a caller that trusts
+    /// its clients.
+    public var client: String?
 
-    public init(title: String, lifetime: Duration, wait: Duration, mode: LockMode = .exclusive) {
+    public init(title: String, lifetime: Duration, wait: Duration, mode: LockMode = .exclusive, client: String? = nil) {
         self.title = title
         self.lifetime = lifetime
         self.wait = wait
         self.mode = mode
+        self.client = client
     }
 }

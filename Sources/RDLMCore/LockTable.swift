@@ -23,6 +23,8 @@ public struct LockTable: Sendable {
         case tooManyWaiters
         /// The table already holds `maxLocks` locks.
         case tableFull
+        /// The request's client already has `maxLocksPerClient` locks, held or waiting.
+        case tooManyForClient
         /// The id is already in use (ids are random, so only a caller's mistake gets here).
         case duplicateID
     }
@@ -49,6 +51,9 @@ public struct LockTable: Sendable {
     public let limits: LockTableLimits
     private var records: [LockID: Record] = [:]
     private var resources: [String: Resource] = [:]
+    /// Locks, held or waiting, by `LockRequest.client`; a client with none has no entry,
+    /// so the keys never outnumber the live locks.
+    private var locksByClient: [String: Int] = [:]
     private var deadlines = DeadlineHeap<LockID>()
     private var events: [LockEvent] = []
     private var changes: [DurableChange] = []
@@ -98,6 +103,7 @@ public struct LockTable: Sendable {
     public mutating func compact() {
         records.shrinkIfSparse()
         resources.shrinkIfSparse()
+        locksByClient.shrinkIfSparse()
         deadlines.compact()
     }
 
@@ -107,6 +113,10 @@ public struct LockTable: Sendable {
     public var lockCount: Int { records.count }
     /// Resources that have at least one lock; an empty resource is forgotten.
     public var resourceCount: Int { resources.count }
+    /// Locks, held or waiting, of one client.
+    public func lockCount(forClient client: String) -> Int { locksByClient[client] ?? 0 }
+    /// Clients that have at least one lock; a client with none is forgotten.
+    public var clientCount: Int { locksByClient.count }
     /// Names of the resources that have locks.
     public var resourceNames: [String] { Array(resources.keys) }
     /// The earliest instant at which `advance(to:)` has work to do.
@@ -141,6 +151,9 @@ public struct LockTable: Sendable {
     ) -> AcquireResult {
         advance(to: now)
         guard records[id] == nil else { return .refused(.duplicateID) }
+        if let client = request.client, lockCount(forClient: client) >= limits.maxLocksPerClient {
+            return .refused(.tooManyForClient)
+        }
         guard records.count < limits.maxLocks else { return .refused(.tableFull) }
         if resources[resource]?.grantsAtOnce(request.mode) ?? true {
             return .granted(grant(id, request: request, on: resource, at: now))
@@ -256,10 +269,12 @@ public struct LockTable: Sendable {
         records[id]?.isWaiting == true
     }
 
-    /// Every lock enters the table, and changes state, through here: its record and its
-    /// deadline stay in step.
+    /// Every lock enters the table, and changes state, through here: its record, its
+    /// deadline and its client's count stay in step.
     private mutating func store(_ id: LockID, _ record: Record) {
-        records[id] = record
+        if records.updateValue(record, forKey: id) == nil, let client = record.request.client {
+            locksByClient[client, default: 0] += 1
+        }
         switch record.state {
         case .waiting(_, let expires): deadlines.set(id, to: expires, rank: Self.waitRank)
         case .active(_, let expires, _): deadlines.set(id, to: expires, rank: Self.expiryRank)
@@ -268,8 +283,12 @@ public struct LockTable: Sendable {
 
     /// Every lock leaves the table through here.
     private mutating func forget(_ id: LockID) {
-        guard records.removeValue(forKey: id) != nil else { return }
+        guard let record = records.removeValue(forKey: id) else { return }
         deadlines.remove(id)
+        if let client = record.request.client {
+            let remaining = (locksByClient[client] ?? 0) - 1
+            locksByClient[client] = remaining > 0 ? remaining : nil
+        }
     }
 
     /// Makes `record`, an active one, a holder of its resource: for a grant and for a

@@ -386,6 +386,8 @@ final class RequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             throw HTTPError(.serviceUnavailable, "too many waiters on this resource (limit \(shared.configuration.limits.table.maxWaitersPerResource))")
         case .refused(.tableFull), .refused(.wouldWait):
             throw HTTPError(.serviceUnavailable, "server is full (limit \(shared.configuration.limits.table.maxLocks) locks)")
+        case .refused(.tooManyForClient):
+            throw HTTPError(.serviceUnavailable, "too many locks for this client (limit \(shared.configuration.limits.table.maxLocksPerClient))")
         case .refused(.duplicateID):
             throw HTTPError(.serviceUnavailable, "lock id collision, please retry")
         case .shuttingDown, .abandoned: throw .shuttingDown
