@@ -3,7 +3,7 @@
 /// than an eighth of what it has room for (and the room is worth it), by rebuilding it.
 
 extension Dictionary {
-    public mutating func shrinkIfSparse() {
+    package mutating func shrinkIfSparse() {
         guard capacity > 1_024, count < capacity / 8 else { return }
         var compacted = Dictionary(minimumCapacity: count)
         for (key, value) in self { compacted[key] = value }
@@ -12,7 +12,7 @@ extension Dictionary {
 }
 
 extension Array {
-    public mutating func shrinkIfSparse() {
+    package mutating func shrinkIfSparse() {
         guard capacity > 1_024, count < capacity / 8 else { return }
         self = Array(unsafeUninitializedCapacity: count) { buffer, initialized in
             initialized = buffer.initialize(fromContentsOf: self)

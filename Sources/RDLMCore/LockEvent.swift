@@ -2,8 +2,9 @@
 /// granted, gave up or was deleted; a holder expired. The server answers parked requests
 /// from these and logs them.
 public enum LockEvent: Sendable, Equatable {
-    /// A queued request became the holder (or one of the shared holders).
-    case granted(LockID, resource: String, token: FencingToken)
+    /// A queued request became the holder (or one of the shared holders): the lock as
+    /// granted, so whoever answers the parked request needs no second look-up.
+    case granted(LockInfo)
     /// A queued request's `wait` ran out (HTTP 408 for the parked request).
     case waitTimedOut(LockID, resource: String)
     /// A queued request was deleted by a release of its URL or an admin request (HTTP 409).

@@ -1,5 +1,3 @@
-import DequeModule
-
 /// The lock table: every resource with its holders and its FIFO queue of waiters, every
 /// deadline, and the fencing counter. A value-level state machine with no I/O and no clock
 /// of its own: each operation is told what time it is, so every rule is testable exactly.
@@ -10,8 +8,8 @@ import DequeModule
 public struct LockTable: Sendable {
     /// What an acquire decided.
     public enum AcquireResult: Sendable, Equatable {
-        /// Granted at once, with this fencing token.
-        case granted(FencingToken)
+        /// Granted at once: the lock as it now stands, with its fencing token.
+        case granted(LockInfo)
         /// Queued: a later `.granted`, `.waitTimedOut` or `.waiterDeleted` event settles it.
         case queued
         case refused(Refusal)
@@ -25,6 +23,8 @@ public struct LockTable: Sendable {
         case tooManyWaiters
         /// The table already holds `maxLocks` locks.
         case tableFull
+        /// The request's client already has `maxLocksPerClient` locks, held or waiting.
+        case tooManyForClient
         /// The id is already in use (ids are random, so only a caller's mistake gets here).
         case duplicateID
     }
@@ -37,31 +37,23 @@ public struct LockTable: Sendable {
         case notFound
     }
 
-    private struct Record: Sendable {
+    struct Record: Sendable {
         var resource: String
         var request: LockRequest
         var state: LockState
-    }
 
-    private struct Resource: Sendable {
-        /// Holders in grant order: one exclusive, or any number of shared.
-        var holders: [LockID] = []
-        var exclusiveHeld = false
-        /// Waiters in arrival order. Waiters that left early stay here as stale ids until
-        /// they reach the front or the queue is compacted, so leaving is O(1).
-        var queue: Deque<LockID> = []
-        var waiting = 0
-
-        var isEmpty: Bool { holders.isEmpty && waiting == 0 }
-
-        func admits(_ mode: LockMode) -> Bool {
-            holders.isEmpty || (mode == .shared && !exclusiveHeld)
+        var isWaiting: Bool {
+            if case .waiting = state { return true }
+            return false
         }
     }
 
     public let limits: LockTableLimits
     private var records: [LockID: Record] = [:]
     private var resources: [String: Resource] = [:]
+    /// Locks, held or waiting, by `LockRequest.client`; a client with none has no entry,
+    /// so the keys never outnumber the live locks.
+    private var locksByClient: [String: Int] = [:]
     private var deadlines = DeadlineHeap<LockID>()
     private var events: [LockEvent] = []
     private var changes: [DurableChange] = []
@@ -84,12 +76,9 @@ public struct LockTable: Sendable {
         self.recordsChanges = recordsChanges
         self.lastFencingToken = lastFencingToken
         for lock in holders {
-            guard case .active(_, let expires, let token) = lock.state, records[lock.id] == nil,
+            guard let token = lock.fencingToken, records[lock.id] == nil,
                   resources[lock.resource]?.admits(lock.request.mode) ?? true else { continue }
-            records[lock.id] = Record(resource: lock.resource, request: lock.request, state: lock.state)
-            resources[lock.resource, default: Resource()].holders.append(lock.id)
-            if lock.request.mode == .exclusive { resources[lock.resource, default: Resource()].exclusiveHeld = true }
-            deadlines.set(lock.id, to: expires, rank: Self.expiryRank)
+            hold(lock.id, Record(resource: lock.resource, request: lock.request, state: lock.state))
             self.lastFencingToken = max(self.lastFencingToken, token)
         }
     }
@@ -114,6 +103,7 @@ public struct LockTable: Sendable {
     public mutating func compact() {
         records.shrinkIfSparse()
         resources.shrinkIfSparse()
+        locksByClient.shrinkIfSparse()
         deadlines.compact()
     }
 
@@ -123,6 +113,10 @@ public struct LockTable: Sendable {
     public var lockCount: Int { records.count }
     /// Resources that have at least one lock; an empty resource is forgotten.
     public var resourceCount: Int { resources.count }
+    /// Locks, held or waiting, of one client.
+    public func lockCount(forClient client: String) -> Int { locksByClient[client] ?? 0 }
+    /// Clients that have at least one lock; a client with none is forgotten.
+    public var clientCount: Int { locksByClient.count }
     /// Names of the resources that have locks.
     public var resourceNames: [String] { Array(resources.keys) }
     /// The earliest instant at which `advance(to:)` has work to do.
@@ -137,7 +131,7 @@ public struct LockTable: Sendable {
     /// The locks of a resource: holders in grant order, then waiters in arrival order.
     public func locks(on resource: String) -> [LockInfo] {
         guard let entry = resources[resource] else { return [] }
-        let ids = entry.holders + entry.queue.filter { isWaiting($0) }
+        let ids = entry.holderIDs + entry.queue.filter { isWaiting($0) }
         return ids.compactMap { lock($0, on: resource) }
     }
 
@@ -157,20 +151,17 @@ public struct LockTable: Sendable {
     ) -> AcquireResult {
         advance(to: now)
         guard records[id] == nil else { return .refused(.duplicateID) }
+        if let client = request.client, lockCount(forClient: client) >= limits.maxLocksPerClient {
+            return .refused(.tooManyForClient)
+        }
         guard records.count < limits.maxLocks else { return .refused(.tableFull) }
-        let current = resources[resource]
-        let admitted = current.map { $0.waiting == 0 && $0.admits(request.mode) } ?? true
-        if admitted {
-            let token = grant(id, request: request, on: resource, at: now)
-            return .granted(token)
+        if resources[resource]?.grantsAtOnce(request.mode) ?? true {
+            return .granted(grant(id, request: request, on: resource, at: now))
         }
         guard request.wait > .zero else { return .refused(.wouldWait) }
-        guard (current?.waiting ?? 0) < limits.maxWaitersPerResource else { return .refused(.tooManyWaiters) }
-        let expires = now + request.wait
-        records[id] = Record(resource: resource, request: request, state: .waiting(since: now, expires: expires))
-        resources[resource, default: Resource()].queue.append(id)
-        resources[resource, default: Resource()].waiting += 1
-        deadlines.set(id, to: expires, rank: Self.waitRank)
+        guard (resources[resource]?.waiting ?? 0) < limits.maxWaitersPerResource else { return .refused(.tooManyWaiters) }
+        store(id, Record(resource: resource, request: request, state: .waiting(since: now, expires: now + request.wait)))
+        resources[resource, default: Resource()].enqueue(id)
         return .queued
     }
 
@@ -214,8 +205,7 @@ public struct LockTable: Sendable {
         if let lifetime { record.request.lifetime = lifetime }
         let expires = now + record.request.lifetime
         record.state = .active(since: since, expires: expires, token: token)
-        records[id] = record
-        deadlines.set(id, to: expires, rank: Self.expiryRank)
+        store(id, record)
         let refreshed = LockInfo(id: id, resource: resource, request: record.request, state: record.state)
         if recordsChanges { changes.append(.refreshed(refreshed)) }
         // A lease renewed for no time at all ends now, not at the next operation.
@@ -229,15 +219,13 @@ public struct LockTable: Sendable {
     public mutating func deleteResource(_ resource: String, now: ContinuousClock.Instant) -> Bool {
         advance(to: now)
         guard let entry = resources.removeValue(forKey: resource) else { return false }
-        for id in entry.holders {
+        for id in entry.holderIDs {
             if recordsChanges { changes.append(.released(id)) }
-            records[id] = nil
-            deadlines.remove(id)
+            forget(id)
             events.append(.holderDeleted(id, resource: resource))
         }
         for id in entry.queue where isWaiting(id) {
-            records[id] = nil
-            deadlines.remove(id)
+            forget(id)
             events.append(.waiterDeleted(id, resource: resource))
         }
         return true
@@ -278,62 +266,64 @@ public struct LockTable: Sendable {
     private static let waitRank: UInt8 = 1
 
     private func isWaiting(_ id: LockID) -> Bool {
-        guard let record = records[id], case .waiting = record.state else { return false }
-        return true
+        records[id]?.isWaiting == true
+    }
+
+    /// Every lock enters the table, and changes state, through here: its record, its
+    /// deadline and its client's count stay in step.
+    private mutating func store(_ id: LockID, _ record: Record) {
+        if records.updateValue(record, forKey: id) == nil, let client = record.request.client {
+            locksByClient[client, default: 0] += 1
+        }
+        switch record.state {
+        case .waiting(_, let expires): deadlines.set(id, to: expires, rank: Self.waitRank)
+        case .active(_, let expires, _): deadlines.set(id, to: expires, rank: Self.expiryRank)
+        }
+    }
+
+    /// Every lock leaves the table through here.
+    private mutating func forget(_ id: LockID) {
+        guard let record = records.removeValue(forKey: id) else { return }
+        deadlines.remove(id)
+        if let client = record.request.client {
+            let remaining = (locksByClient[client] ?? 0) - 1
+            locksByClient[client] = remaining > 0 ? remaining : nil
+        }
+    }
+
+    /// Makes `record`, an active one, a holder of its resource: for a grant and for a
+    /// holder restored from a journal alike.
+    private mutating func hold(_ id: LockID, _ record: Record) {
+        store(id, record)
+        resources[record.resource, default: Resource()].addHolder(id, mode: record.request.mode)
     }
 
     private mutating func grant(
         _ id: LockID, request: LockRequest, on resource: String, at now: ContinuousClock.Instant
-    ) -> FencingToken {
+    ) -> LockInfo {
         lastFencingToken += 1
-        let token = lastFencingToken
-        let expires = now + request.lifetime
-        let state = LockState.active(since: now, expires: expires, token: token)
-        records[id] = Record(resource: resource, request: request, state: state)
-        if recordsChanges { changes.append(.granted(LockInfo(id: id, resource: resource, request: request, state: state))) }
-        resources[resource, default: Resource()].holders.append(id)
-        if request.mode == .exclusive { resources[resource, default: Resource()].exclusiveHeld = true }
-        deadlines.set(id, to: expires, rank: Self.expiryRank)
-        return token
+        let state = LockState.active(since: now, expires: now + request.lifetime, token: lastFencingToken)
+        hold(id, Record(resource: resource, request: request, state: state))
+        let lock = LockInfo(id: id, resource: resource, request: request, state: state)
+        if recordsChanges { changes.append(.granted(lock)) }
+        return lock
     }
 
     private mutating func dropHolder(_ id: LockID, of resource: String) {
         if recordsChanges { changes.append(.released(id)) }
-        records[id] = nil
-        deadlines.remove(id)
-        guard resources[resource] != nil else { return }
-        resources[resource]!.holders.removeAll { $0 == id }
-        if resources[resource]!.holders.isEmpty { resources[resource]!.exclusiveHeld = false }
+        forget(id)
+        resources[resource]?.removeHolder(id)
     }
 
     private mutating func dropWaiter(_ id: LockID, of resource: String) {
-        records[id] = nil
-        deadlines.remove(id)
-        guard resources[resource] != nil else { return }
-        resources[resource]!.waiting -= 1
-        skipStaleHead(of: resource)
-        let entry = resources[resource]!
-        if entry.queue.count > 2 * entry.waiting + 32 {
-            resources[resource]!.queue = Deque(entry.queue.filter { isWaiting($0) })
-        }
-    }
-
-    private mutating func skipStaleHead(of resource: String) {
-        while let head = resources[resource]?.queue.first, !isWaiting(head) {
-            resources[resource]!.queue.removeFirst()
-        }
+        forget(id)
+        resources[resource]?.dropWaiter(records: records)
     }
 
     /// Grants queued requests from the front for as long as the resource admits them.
     private mutating func promoteWaiters(of resource: String, at now: ContinuousClock.Instant) {
-        skipStaleHead(of: resource)
-        while let head = resources[resource]?.queue.first, let record = records[head],
-              resources[resource]!.admits(record.request.mode) {
-            resources[resource]!.queue.removeFirst()
-            resources[resource]!.waiting -= 1
-            let token = grant(head, request: record.request, on: resource, at: now)
-            events.append(.granted(head, resource: resource, token: token))
-            skipStaleHead(of: resource)
+        while let head = resources[resource]?.takeAdmittedWaiter(records: records), let record = records[head] {
+            events.append(.granted(grant(head, request: record.request, on: resource, at: now)))
         }
     }
 

@@ -50,7 +50,7 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(help: "Longest resource name in characters.")
     var maxResourceNameLength = 256
 
-    @Option(help: "Seconds a started request may go without progress before it gets 408.")
+    @Option(help: "Seconds from a request's first byte to its last; a request not received completely by then gets 408 and the connection closes.")
     var requestTimeout: Double = 30
 
     @Option(help: "Seconds a connection may sit with no request in flight before it is closed (with 408).")
@@ -61,6 +61,12 @@ struct RDLMDaemon: AsyncParsableCommand {
 
     @Option(help: "Locks (held and waiting) allowed in total; more get 503.")
     var maxLocks = 1_000_000
+
+    @Option(help: "Locks (held and waiting) allowed per client address; more get 429, so one client cannot fill the table.")
+    var maxLocksPerClient = 10_000
+
+    @Option(help: ArgumentHelp("The base of every Location, such as https://locks.example.com, for a daemon behind a reverse proxy or TLS terminator. Without it, Location is built from the request's Host, as the original did.", valueName: "url"))
+    var publicURL: String?
 
     @Option(help: ArgumentHelp("Keep locks and fencing tokens across restarts in this directory (a journal and snapshots). Without it, locks live in memory only.", valueName: "directory"))
     var dataDir: String?
@@ -84,9 +90,12 @@ struct RDLMDaemon: AsyncParsableCommand {
         for (name, value) in [
             ("--max-body-bytes", maxBodyBytes), ("--max-title-bytes", maxTitleBytes),
             ("--max-resource-name-length", maxResourceNameLength), ("--max-waiters-per-resource", maxWaitersPerResource),
-            ("--max-locks", maxLocks), ("--threads", threads),
+            ("--max-locks", maxLocks), ("--max-locks-per-client", maxLocksPerClient), ("--threads", threads),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
+        }
+        if let publicURL, PublicURL.normalized(publicURL) == nil {
+            throw ValidationError("--public-url must be an http:// or https:// URL with a host, and no query or fragment")
         }
     }
 
@@ -112,10 +121,11 @@ struct RDLMDaemon: AsyncParsableCommand {
             maxResourceNameLength: maxResourceNameLength,
             requestTimeout: .seconds(requestTimeout),
             idleTimeout: .seconds(idleTimeout),
-            table: LockTableLimits(maxWaitersPerResource: maxWaitersPerResource, maxLocks: maxLocks))
+            table: LockTableLimits(maxWaitersPerResource: maxWaitersPerResource, maxLocks: maxLocks, maxLocksPerClient: maxLocksPerClient))
         let persistence = dataDir.map { Persistence(directory: $0, fsync: fsync, truncateCorruption: recoverTruncate) }
         let configuration = ServerConfiguration(
-            host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads, persistence: persistence)
+            host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads, persistence: persistence,
+            publicURL: publicURL.flatMap(PublicURL.normalized))
         let group = ServiceGroup(
             services: [LockServerService(configuration: configuration, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],

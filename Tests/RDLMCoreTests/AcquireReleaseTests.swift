@@ -8,7 +8,7 @@ struct AcquireReleaseTests {
         let t0 = ContinuousClock.now
         var table = LockTable()
         let result = table.acquire(exclusive(lifetime: .seconds(60)), on: "r", id: lid(1), now: t0)
-        #expect(result == .granted(1))
+        #expect(result.token == 1)
         let info = table.lock(lid(1), on: "r")
         #expect(info?.state == .active(since: t0, expires: t0 + .seconds(60), token: 1))
         #expect(info?.fencingToken == 1)
@@ -16,6 +16,30 @@ struct AcquireReleaseTests {
         #expect(table.lockCount == 1)
         #expect(table.resourceCount == 1)
         #expect(table.lastFencingToken == 1)
+    }
+
+    @Test("an immediate grant carries the lock as the table now holds it")
+    func immediateGrantCarriesTheLock() {
+        let t0 = ContinuousClock.now
+        var table = LockTable()
+        let result = table.acquire(shared(lifetime: .seconds(5)), on: "r", id: lid(1), now: t0)
+        let expected = LockInfo(id: lid(1), resource: "r", request: shared(lifetime: .seconds(5)),
+                                state: .active(since: t0, expires: t0 + .seconds(5), token: 1))
+        #expect(result == .granted(expected))
+        #expect(table.lock(lid(1), on: "r") == expected)
+    }
+
+    @Test("a waiter's grant event carries the lock as the table now holds it")
+    func grantEventCarriesTheLock() {
+        let t0 = ContinuousClock.now
+        var table = LockTable()
+        _ = table.acquire(exclusive(), on: "r", id: lid(1), now: t0)
+        _ = table.acquire(exclusive(lifetime: .seconds(7)), on: "r", id: lid(2), now: t0)
+        #expect(table.release(lid(1), on: "r", now: t0 + .seconds(1)) == true)
+        let expected = LockInfo(id: lid(2), resource: "r", request: exclusive(lifetime: .seconds(7)),
+                                state: .active(since: t0 + .seconds(1), expires: t0 + .seconds(8), token: 2))
+        #expect(table.takeEvents() == [.granted(expected)])
+        #expect(table.lock(lid(2), on: "r") == expected)
     }
 
     @Test("the caller's own immediate grant is not an event")
@@ -47,7 +71,7 @@ struct AcquireReleaseTests {
         let a = table.acquire(exclusive(), on: "a", id: lid(1), now: t0)
         let b = table.acquire(exclusive(), on: "b", id: lid(2), now: t0)
         let c = table.acquire(shared(), on: "c", id: lid(3), now: t0)
-        #expect([a, b, c] == [.granted(1), .granted(2), .granted(3)])
+        #expect([a, b, c].map(\.token) == [1, 2, 3])
     }
 
     @Test("a waiter granted later gets a token above every token granted before it")
@@ -58,7 +82,7 @@ struct AcquireReleaseTests {
         #expect(table.acquire(exclusive(), on: "r", id: lid(2), now: t0) == .queued)
         _ = table.acquire(exclusive(), on: "other", id: lid(3), now: t0)
         #expect(table.release(lid(1), on: "r", now: t0 + .seconds(1)) == true)
-        #expect(table.takeEvents() == [.granted(lid(2), resource: "r", token: 3)])
+        #expect(table.takeOutlines() == [.granted(lid(2), resource: "r", token: 3)])
         #expect(table.lock(lid(2), on: "r")?.fencingToken == 3)
     }
 
@@ -67,8 +91,8 @@ struct AcquireReleaseTests {
         let t0 = ContinuousClock.now
         var table = LockTable(lastFencingToken: seed)
         #expect(table.lastFencingToken == seed)
-        #expect(table.acquire(exclusive(), on: "r", id: lid(1), now: t0) == .granted(seed + 1))
-        #expect(table.acquire(exclusive(), on: "s", id: lid(2), now: t0) == .granted(seed + 2))
+        #expect(table.acquire(exclusive(), on: "r", id: lid(1), now: t0).token == seed + 1)
+        #expect(table.acquire(exclusive(), on: "s", id: lid(2), now: t0).token == seed + 2)
         #expect(table.lastFencingToken == seed + 2)
     }
 
@@ -119,7 +143,7 @@ struct AcquireReleaseTests {
         _ = table.acquire(exclusive(lifetime: .seconds(60)), on: "r", id: lid(1), now: t0)
         _ = table.acquire(exclusive(lifetime: .seconds(5)), on: "r", id: lid(2), now: t0 + .seconds(1))
         #expect(table.release(lid(1), on: "r", now: tr) == true)
-        #expect(table.takeEvents() == [.granted(lid(2), resource: "r", token: 2)])
+        #expect(table.takeOutlines() == [.granted(lid(2), resource: "r", token: 2)])
         #expect(table.lock(lid(2), on: "r")?.state == .active(since: tr, expires: tr + .seconds(5), token: 2))
         #expect(table.lock(lid(1), on: "r") == nil)
     }
@@ -164,7 +188,7 @@ struct AcquireReleaseTests {
     func tryLockGranted() {
         let t0 = ContinuousClock.now
         var table = LockTable()
-        #expect(table.acquire(exclusive(wait: .zero), on: "r", id: lid(1), now: t0) == .granted(1))
+        #expect(table.acquire(exclusive(wait: .zero), on: "r", id: lid(1), now: t0).token == 1)
     }
 
     @Test("releasing a waiting lock removes it and emits waiterDeleted")
@@ -174,7 +198,7 @@ struct AcquireReleaseTests {
         _ = table.acquire(exclusive(), on: "r", id: lid(1), now: t0)
         _ = table.acquire(exclusive(), on: "r", id: lid(2), now: t0)
         #expect(table.release(lid(2), on: "r", now: t0 + .seconds(1)) == true)
-        #expect(table.takeEvents() == [.waiterDeleted(lid(2), resource: "r")])
+        #expect(table.takeOutlines() == [.waiterDeleted(lid(2), resource: "r")])
         #expect(table.lock(lid(2), on: "r") == nil)
         #expect(table.ids(on: "r") == [lid(1)])
         #expect(table.lockCount == 1)
@@ -190,7 +214,7 @@ struct AcquireReleaseTests {
         _ = table.release(lid(2), on: "r", now: t0)
         _ = table.takeEvents()
         _ = table.release(lid(1), on: "r", now: t0 + .seconds(1))
-        #expect(table.takeEvents() == [.granted(lid(3), resource: "r", token: 2)])
+        #expect(table.takeOutlines() == [.granted(lid(3), resource: "r", token: 2)])
     }
 
     @Test("release with the wrong resource name returns false and keeps the lock")
@@ -267,6 +291,6 @@ struct AcquireReleaseTests {
         _ = table.acquire(exclusive(), on: "r", id: lid(1), now: t0)
         _ = table.refresh(lid(1), on: "r", lifetime: .zero, now: t0 + .seconds(1))
         #expect(table.lock(lid(1), on: "r") == nil)
-        #expect(table.takeEvents() == [.expired(lid(1), resource: "r")])
+        #expect(table.takeOutlines() == [.expired(lid(1), resource: "r")])
     }
 }

@@ -21,6 +21,11 @@ private struct ReferenceTable {
     var events: [LockEvent] = []
 
     var resourceCount: Int { Set(holders.keys).union(waiters.keys).count }
+    var clients: Set<String> { Set(locks.values.compactMap(\.request.client)) }
+
+    func lockCount(forClient client: String) -> Int {
+        locks.values.filter { $0.request.client == client }.count
+    }
     var nextDeadline: Instant? { locks.values.map(deadline).min() }
 
     func deadline(_ lock: Lock) -> Instant {
@@ -63,12 +68,12 @@ private struct ReferenceTable {
         if waiters[lock.resource]?.isEmpty == true { waiters[lock.resource] = nil }
     }
 
-    mutating func grant(_ id: LockID, _ request: LockRequest, on resource: String, at now: Instant) -> FencingToken {
+    mutating func grant(_ id: LockID, _ request: LockRequest, on resource: String, at now: Instant) -> LockInfo {
         lastToken += 1
         locks[id] = Lock(resource: resource, request: request,
                          state: .active(since: now, expires: now + request.lifetime, token: lastToken))
         holders[resource, default: []].append(id)
-        return lastToken
+        return info(id)!
     }
 
     mutating func promote(_ resource: String, at now: Instant) {
@@ -76,13 +81,15 @@ private struct ReferenceTable {
             let request = locks[head]!.request
             waiters[resource]!.removeFirst()
             if waiters[resource]!.isEmpty { waiters[resource] = nil }
-            let token = grant(head, request, on: resource, at: now)
-            events.append(.granted(head, resource: resource, token: token))
+            events.append(.granted(grant(head, request, on: resource, at: now)))
         }
     }
 
     mutating func acquire(_ request: LockRequest, on resource: String, id: LockID, now: Instant) -> LockTable.AcquireResult {
         advance(to: now)
+        if let client = request.client, lockCount(forClient: client) >= limits.maxLocksPerClient {
+            return .refused(.tooManyForClient)
+        }
         if locks.count >= limits.maxLocks { return .refused(.tableFull) }
         let queue = waiters[resource] ?? []
         if queue.isEmpty && admits(resource, request.mode) {
@@ -142,6 +149,8 @@ struct ModelScenario: Sendable, CustomTestStringConvertible {
     var name: String
     var seed: UInt64
     var resources: [String]
+    /// Client keys requests come from; nil is counted against nobody.
+    var clients: [String?]
     var limits: LockTableLimits
     var steps: Int
     /// The longest pause between two operations, in milliseconds.
@@ -159,16 +168,19 @@ struct ModelScenario: Sendable, CustomTestStringConvertible {
 struct ModelTests {
     static let scenarios: [ModelScenario] = [
         ModelScenario(name: "few resources, tight limits", seed: 11, resources: ["a", "b", "c"],
-                      limits: LockTableLimits(maxWaitersPerResource: 5, maxLocks: 12), steps: 4_000,
+                      clients: ["10.0.0.1", "10.0.0.2", nil],
+                      limits: LockTableLimits(maxWaitersPerResource: 5, maxLocks: 12, maxLocksPerClient: 4), steps: 4_000,
                       maxPauseMs: 800, maxWaitMs: 4_000, maxLifetimeMs: 5_000,
                       weights: [45, 10, 30, 6, 5, 3, 1]),
         // Long lifetimes and many abandons: stale ids pile up and the queue gets compacted.
         ModelScenario(name: "one resource, long queue with many abandons", seed: 12, resources: ["q"],
-                      limits: LockTableLimits(), steps: 4_000,
+                      clients: ["10.0.0.1", nil],
+                      limits: LockTableLimits(maxLocksPerClient: 120), steps: 4_000,
                       maxPauseMs: 20, maxWaitMs: 200_000, maxLifetimeMs: 30_000,
                       weights: [50, 40, 8, 1, 1, 0, 0]),
         ModelScenario(name: "two resources, mixed churn", seed: 13, resources: ["x", "y"],
-                      limits: LockTableLimits(maxWaitersPerResource: 40, maxLocks: 60), steps: 4_000,
+                      clients: ["10.0.0.1", "10.0.0.2", "10.0.0.3", nil],
+                      limits: LockTableLimits(maxWaitersPerResource: 40, maxLocks: 60, maxLocksPerClient: 6), steps: 4_000,
                       maxPauseMs: 300, maxWaitMs: 10_000, maxLifetimeMs: 5_000,
                       weights: [50, 20, 20, 4, 4, 1, 1]),
     ]
@@ -215,11 +227,13 @@ struct ModelTests {
                 let wait: Duration = random(0..<8) == 0 ? .zero : randomDuration(upToMs: scenario.maxWaitMs)
                 let lifetime = randomDuration(upToMs: scenario.maxLifetimeMs)
                 let mode: LockMode = random(0..<2) == 0 ? .shared : .exclusive
-                let request = LockRequest(title: "step \(step)", lifetime: lifetime, wait: wait, mode: mode)
+                let client = scenario.clients[random(0..<scenario.clients.count)]
+                let request = LockRequest(title: "step \(step)", lifetime: lifetime, wait: wait, mode: mode, client: client)
                 issued.append((id, resource))
                 description = "acquire \(id) on \(resource)"
-                #expect(table.acquire(request, on: resource, id: id, now: now)
-                    == reference.acquire(request, on: resource, id: id, now: now), "\(description)")
+                let result = table.acquire(request, on: resource, id: id, now: now)
+                #expect(result == reference.acquire(request, on: resource, id: id, now: now), "\(description)")
+                if result == .refused(.tooManyForClient) { seen.insert("tooManyForClient") }
             case 1:
                 description = "abandon \(target.id)"
                 #expect(table.abandon(target.id, now: now) == reference.abandon(target.id, now: now), "\(description)")
@@ -261,12 +275,17 @@ struct ModelTests {
             #expect(Set(table.resourceNames) == Set(reference.holders.keys).union(reference.waiters.keys))
             #expect(table.nextDeadline == reference.nextDeadline)
             #expect(table.lastFencingToken == reference.lastToken)
+            let clientsAgree = table.clientCount == reference.clients.count && scenario.clients.allSatisfy { client in
+                client.map { table.lockCount(forClient: $0) == reference.lockCount(forClient: $0) } ?? true
+            }
+            #expect(clientsAgree, "locks per client after step \(step) (\(description))")
             for name in scenario.resources {
                 #expect(table.locks(on: name) == reference.locks(on: name), "locks on \(name) after step \(step)")
             }
             // Once they disagree, every later step would only repeat the first difference.
-            if !eventsAgree || table.lockCount != reference.locks.count { return }
+            if !eventsAgree || !clientsAgree || table.lockCount != reference.locks.count { return }
         }
         #expect(seen.isSuperset(of: ["granted", "waitTimedOut", "waiterDeleted", "expired"]), "\(seen)")
+        #expect(seen.contains("tooManyForClient"), "the clients never met their quota")
     }
 }

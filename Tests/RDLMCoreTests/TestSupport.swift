@@ -26,7 +26,7 @@ func shared(
 extension LockTable.AcquireResult {
     /// The fencing token of an immediate grant.
     var token: FencingToken? {
-        if case .granted(let token) = self { return token }
+        if case .granted(let lock) = self { return lock.fencingToken }
         return nil
     }
 }
@@ -48,20 +48,45 @@ extension LockTable {
     }
 }
 
+/// An event by id, resource and token only: what most specifications state about one.
+enum EventOutline: Equatable {
+    case granted(LockID, resource: String, token: FencingToken)
+    case waitTimedOut(LockID, resource: String)
+    case waiterDeleted(LockID, resource: String)
+    case expired(LockID, resource: String)
+    case holderDeleted(LockID, resource: String)
+}
+
 extension LockEvent {
+    var outline: EventOutline {
+        switch self {
+        case .granted(let lock): .granted(lock.id, resource: lock.resource, token: lock.fencingToken ?? 0)
+        case .waitTimedOut(let id, let resource): .waitTimedOut(id, resource: resource)
+        case .waiterDeleted(let id, let resource): .waiterDeleted(id, resource: resource)
+        case .expired(let id, let resource): .expired(id, resource: resource)
+        case .holderDeleted(let id, let resource): .holderDeleted(id, resource: resource)
+        }
+    }
+
     /// The id the event is about.
     var lockID: LockID {
         switch self {
-        case .granted(let id, _, _), .waitTimedOut(let id, _), .waiterDeleted(let id, _),
-             .expired(let id, _), .holderDeleted(let id, _):
-            return id
+        case .granted(let lock): lock.id
+        case .waitTimedOut(let id, _), .waiterDeleted(let id, _), .expired(let id, _), .holderDeleted(let id, _): id
         }
     }
 
     /// The id of a `.granted` event, nil for any other event.
     var grantedID: LockID? {
-        if case .granted(let id, _, _) = self { return id }
+        if case .granted(let lock) = self { return lock.id }
         return nil
+    }
+}
+
+extension LockTable {
+    /// `takeEvents()`, outlined.
+    mutating func takeOutlines() -> [EventOutline] {
+        takeEvents().map(\.outline)
     }
 }
 

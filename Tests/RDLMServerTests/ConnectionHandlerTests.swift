@@ -233,4 +233,21 @@ struct ConnectionHandlerTests {
         try harness.send(ConnectionHarness.acquire("a"))
         #expect(try harness.written().contains("Location: https://locks.example.com/rdlm/locks/a/"))
     }
+
+    @Test("one client address holds or waits for at most --max-locks-per-client locks; more get 429 that names the limit")
+    func perClientQuota() throws {
+        var configuration = ServerConfiguration()
+        configuration.limits.table.maxLocksPerClient = 2
+        let first = try ConnectionHarness(configuration)
+        try first.send(ConnectionHarness.acquire("a") + ConnectionHarness.acquire("b"))
+        #expect(ConnectionHarness.statuses(try first.written()) == [201, 201])
+        // Another connection from the same address shares the quota.
+        let second = try ConnectionHarness(configuration, sharing: first)
+        try second.send(ConnectionHarness.acquire("c"))
+        let text = try second.written()
+        #expect(ConnectionHarness.statuses(text) == [429])
+        #expect(text.contains("already holds or waits for 2 locks"))
+        #expect(text.contains("--max-locks-per-client"))
+        #expect(first.service.lockCount == 2)
+    }
 }

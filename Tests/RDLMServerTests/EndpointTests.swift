@@ -63,6 +63,21 @@ struct EndpointTests {
         #expect(response.headers.contains { $0 == ("RDLM-Fencing-Token", "42") })
     }
 
+    @Test("--public-url must be an absolute http(s) URL; a trailing slash is dropped", arguments: [
+        ("https://locks.example.com", "https://locks.example.com"), ("http://10.0.0.1:8080/rdlm/", "http://10.0.0.1:8080/rdlm"),
+        ("HTTPS://[::1]:443", "HTTPS://[::1]:443"),
+    ])
+    func publicURL(text: String, base: String) {
+        #expect(PublicURL.normalized(text) == base)
+    }
+
+    @Test("a --public-url that cannot be a base is refused", arguments: [
+        "locks.example.com", "ftp://x", "https://", "https://a@b", "https://a/b?c", "https://a/#b", "https://a b",
+    ])
+    func badPublicURL(text: String) {
+        #expect(PublicURL.normalized(text) == nil)
+    }
+
     @Test("a backend that cannot decide is answered 503 with its reason, on every endpoint")
     func unavailableBackend() {
         let loop = EmbeddedEventLoop()

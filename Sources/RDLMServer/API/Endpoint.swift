@@ -212,3 +212,20 @@ enum HostSyntax {
         }
     }
 }
+
+/// `--public-url`: a base for `Location` that a proxy in front of the daemon serves.
+public enum PublicURL {
+    /// The base without a trailing slash, or nil when it is not an absolute http(s) URL
+    /// with a valid host (and optional path), free of query and fragment.
+    public static func normalized(_ text: String) -> String? {
+        let lower = text.lowercased()
+        guard let scheme = ["http://", "https://"].first(where: { lower.hasPrefix($0) }) else { return nil }
+        let rest = text.dropFirst(scheme.utf8.count)
+        guard !rest.contains("?"), !rest.contains("#"), !rest.contains(" ") else { return nil }
+        let pathStart = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard HostSyntax.isValid(rest[..<pathStart]) else { return nil }
+        var base = text
+        while base.hasSuffix("/") { base.removeLast() }
+        return base
+    }
+}

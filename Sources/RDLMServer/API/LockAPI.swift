@@ -49,8 +49,8 @@ struct LockAPI: Sendable {
                 completion(Response(status: .ok, body: "Welcome on restful-distributed-lock-manager !", contentType: "text/html; charset=UTF-8"))
 
             case .acquire(let resource):
-                let lockRequest = try decoder.acquireRequest(from: request.body)
-                // lockRequest.client = request.client  (pending the table's per-client quota)
+                var lockRequest = try decoder.acquireRequest(from: request.body)
+                lockRequest.client = request.client
                 let id = LockID.random()
                 let base = request.locationBase
                 answer(service.acquire(lockRequest, on: resource, id: id, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { outcome throws(HTTPError) in

@@ -74,8 +74,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var lastActivity = NIODeadline.now()
     /// This side's `http://host:port`, for `Location` when a client sent no `Host` (HTTP/1.0).
     private var localBase: String?
-    /// The peer's address, the key of the per-client quota.
-    private var peer: String?
+    /// The peer's address, the key of the per-client quota; looked up on the first request.
+    private var peer: String??
     private var dateHeader: DateHeader?
     /// Grants written during the current turn of the event loop. If the client's end of
     /// input comes in the same read as its request, it left before it could read the
@@ -96,7 +96,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         isWritable = context.channel.isWritable
-        peer = context.channel.remoteAddress?.ipAddress
         shared.connections.opened()
         let sweeper = shared.sweepers.sweeper(on: context.eventLoop)
         sweeper?.add(self)
@@ -296,7 +295,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if case .acquire = admitted.endpoint {
             locationBase = self.locationBase(authority: admitted.authority, context: context)
         }
-        let apiRequest = APIRequest(endpoint: admitted.endpoint, body: body, wantsJSON: request.wantsJSON, locationBase: locationBase, client: peer)
+        if peer == nil { peer = .some(context.channel.remoteAddress?.ipAddress) }
+        let apiRequest = APIRequest(endpoint: admitted.endpoint, body: body, wantsJSON: request.wantsJSON, locationBase: locationBase, client: peer ?? nil)
         let parked = shared.api.respond(to: apiRequest, eventLoop: context.eventLoop) { [self] response in
             respond(response, to: request, context: context)
         }

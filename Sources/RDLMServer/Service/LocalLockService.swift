@@ -65,8 +65,7 @@ public final class LocalLockService: LockService {
             guard !state.isShuttingDown else { return .shuttingDown }
             let outcome: AcquireOutcome
             switch state.table.acquire(request, on: resource, id: id, now: clock.now) {
-            case .granted:
-                guard let lock = state.table.lock(id, on: resource) else { preconditionFailure("TEMP") }
+            case .granted(let lock):
                 outcome = .granted(lock)
             case .queued:
                 let promise = eventLoop.makePromise(of: AcquireOutcome.self)
@@ -80,6 +79,8 @@ public final class LocalLockService: LockService {
                 outcome = .refused(.tooManyWaiters(limit: limits.maxWaitersPerResource))
             case .refused(.tableFull):
                 outcome = .refused(.tableFull(limit: limits.maxLocks))
+            case .refused(.tooManyForClient):
+                outcome = .refused(.tooManyForClient(limit: limits.maxLocksPerClient))
             case .refused(.duplicateID):
                 outcome = .refused(.duplicateID)
             }
@@ -245,8 +246,8 @@ public final class LocalLockService: LockService {
         for event in events {
             log?.append(event.logDescription)
             switch event {
-            case .granted(let id, let resource, _):
-                if let promise = state.parked.take(id), let lock = state.table.lock(id, on: resource) {
+            case .granted(let lock):
+                if let promise = state.parked.take(lock.id) {
                     answers.append(Answer(promise: promise, outcome: .granted(lock)))
                 }
             case .waitTimedOut(let id, _):
@@ -311,7 +312,7 @@ extension AcquireOutcome {
 extension LockEvent {
     var logDescription: String {
         switch self {
-        case .granted(let id, let resource, let token): return "granted \(resource)/\(id) to a waiter, token \(token)"
+        case .granted(let lock): return "granted \(lock.resource)/\(lock.id) to a waiter, token \(lock.fencingToken ?? 0)"
         case .waitTimedOut(let id, let resource): return "wait timed out for \(resource)/\(id)"
         case .waiterDeleted(let id, let resource): return "waiter \(resource)/\(id) deleted"
         case .expired(let id, let resource): return "lock \(resource)/\(id) expired"
