@@ -107,7 +107,12 @@ public final class LockServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // What one connection can make the daemon hold: at most 4 reads of at most 64 KiB
+            // of requests, since nothing more is read while any of it waits (see
+            // ConnectionHandler), and about 64 KiB of answers not yet taken by the client,
+            // since nothing more is answered while the channel is not writable.
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: 16_384, high: 65_536))
             // Parked waiters are idle connections: start their buffers small (see DESIGN.md).
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelInitializer { channel in
