@@ -107,14 +107,15 @@ public final class LockServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // What one connection can make the daemon hold: at most 4 reads of at most 64 KiB
-            // of requests, since nothing more is read while any of it waits (see
+            // What one connection can make the daemon hold, and how long it can keep its
+            // event loop from the others: at most 2 reads of at most 16 KiB of requests per
+            // turn of the loop, since nothing more is read while any of it waits (see
             // ConnectionHandler), and about 64 KiB of answers not yet taken by the client,
             // since nothing more is answered while the channel is not writable.
-            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelOption(.maxMessagesPerRead, value: 2)
             .childChannelOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: 16_384, high: 65_536))
             // Parked waiters are idle connections: start their buffers small (see DESIGN.md).
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 16_384))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
