@@ -89,16 +89,26 @@ public final class LockServer: Sendable {
     }
 
     private static func bind(configuration: ServerConfiguration, shared: RequestContext, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+        let limiter = ConnectionLimiter(limit: configuration.maxConnections, logger: shared.logger)
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // Parked waiters are idle connections: start their buffers small (see DESIGN.md).
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoff(limiter: limiter, logger: shared.logger))
+                }
+            }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    guard limiter.admit(channel) else {
+                        try pipeline.addHandler(ConnectionRefusal(refusal: limiter.refusal))
+                        return
+                    }
                     // The request handler frames its own answers and holds pipelined requests
                     // back itself (see RequestHandler), so only NIO's request decoder is used.
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))

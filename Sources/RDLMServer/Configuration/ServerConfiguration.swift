@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
     public var threads: Int
     /// Where locks are kept across restarts; `nil` keeps them in memory only.
     public var persistence: Persistence?
+    /// Client connections served at once; one more gets 503 and is closed. The default
+    /// leaves `DescriptorLimit.reserve` of the descriptor limit for everything else.
+    public var maxConnections = DescriptorLimit.defaultMaxConnections()
 
     public init(
         host: String = "127.0.0.1",
