@@ -42,7 +42,7 @@ final class ConnectionLimiter: Sendable {
 
     private func noteRefusal() {
         guard let suppressed = refusalLog.withLock({ $0.admit() }) else { return }
-        logger.warning("refusing connections with 503: \(limit) are open, the --max-connections limit", metadata: [
+        logger.warning("refusing connections with 503: --max-connections \(limit) reached", metadata: [
             "refused since last line": "\(suppressed + 1)",
         ])
     }
