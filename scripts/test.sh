@@ -85,6 +85,9 @@ RDLM=.build/debug/rdlm RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q 
 echo "==> durability: rdlmd --data-dir killed with SIGKILL 20 times loses nothing it acknowledged" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/durability/test_crash.py
 
+echo "==> hostile load: floods, slow requests, bad Host, early FIN, quotas, out of descriptors, --max-connections, ambiguous JSON" >&2
+RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/hostile
+
 echo "==> benchmark suite, smoke run: every scenario produces numbers (not timed; debug builds)" >&2
 Benchmarks/run.sh --quick --debug --rdlmd .build/debug/rdlmd
 

@@ -97,11 +97,14 @@ public final class LockServer: Sendable {
     }
 
     private static func bind(configuration: ServerConfiguration, shared: RequestContext, quiescing: ServerQuiescingHelper, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+        let limiter = ConnectionLimiter(limit: configuration.maxConnections, logger: shared.logger)
+        return try await ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let pipeline = channel.pipeline.syncOperations
                     // Collects the connections, to tell them to finish up at shutdown.
-                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    try pipeline.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                    try pipeline.addHandler(AcceptBackoff(limiter: limiter, logger: shared.logger))
                 }
             }
             .serverChannelOption(.backlog, value: 1024)
@@ -119,6 +122,10 @@ public final class LockServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
+                    guard limiter.admit(channel) else {
+                        try pipeline.addHandler(ConnectionRefusal(refusal: limiter.refusal))
+                        return
+                    }
                     // The connection handler frames its own answers and holds pipelined
                     // requests back itself (see ConnectionHandler), so only NIO's request
                     // decoder is used.

@@ -80,6 +80,9 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
+    @Option(help: ArgumentHelp("Client connections served at once; one more is answered 503 (with a message and Connection: close) and closed. Default: the descriptor limit (RLIMIT_NOFILE, whose soft limit rdlmd raises to the hard one at start) less \(DescriptorLimit.reserve) kept for listeners, the journal and event loops.", valueName: "count"))
+    var maxConnections: Int?
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxLifetime > 0, maxLifetime.isFinite else { throw ValidationError("--max-lifetime must be a positive number of seconds") }
@@ -91,6 +94,7 @@ struct RDLMDaemon: AsyncParsableCommand {
             ("--max-body-bytes", maxBodyBytes), ("--max-title-bytes", maxTitleBytes),
             ("--max-resource-name-length", maxResourceNameLength), ("--max-waiters-per-resource", maxWaitersPerResource),
             ("--max-locks", maxLocks), ("--max-locks-per-client", maxLocksPerClient), ("--threads", threads),
+            ("--max-connections", maxConnections ?? 1),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -107,6 +111,13 @@ struct RDLMDaemon: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "rdlmd")
+        if let (before, after) = DescriptorLimit.raiseToHardLimit(), after > before {
+            logger.info("raised the open-file limit (RLIMIT_NOFILE) from \(before) to \(after)")
+        }
+        let connectionLimit = maxConnections ?? DescriptorLimit.defaultMaxConnections()
+        if let soft = DescriptorLimit.current()?.soft, connectionLimit > soft - DescriptorLimit.reserve {
+            logger.warning("--max-connections \(connectionLimit) is more than the open-file limit (\(soft)) leaves for connections; when descriptors run out, accepting pauses until some close")
+        }
         let admin: AdminAuthentication
         do {
             admin = try AdminAuthentication.fromFlag(adminUserpassFile)
@@ -123,9 +134,10 @@ struct RDLMDaemon: AsyncParsableCommand {
             idleTimeout: .seconds(idleTimeout),
             table: LockTableLimits(maxWaitersPerResource: maxWaitersPerResource, maxLocks: maxLocks, maxLocksPerClient: maxLocksPerClient))
         let persistence = dataDir.map { Persistence(directory: $0, fsync: fsync, truncateCorruption: recoverTruncate) }
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads, persistence: persistence,
             publicURL: publicURL.flatMap(PublicURL.normalized))
+        configuration.maxConnections = connectionLimit
         let group = ServiceGroup(
             services: [LockServerService(configuration: configuration, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],

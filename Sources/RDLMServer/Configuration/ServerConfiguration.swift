@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     /// for a daemon behind a reverse proxy or TLS terminator; nil builds it from the
     /// request's `Host`, as the original did.
     public var publicURL: String?
+    /// Client connections served at once; one more gets 503 and is closed. The default
+    /// leaves `DescriptorLimit.reserve` of the descriptor limit for everything else.
+    public var maxConnections = DescriptorLimit.defaultMaxConnections()
 
     public init(
         host: String = "127.0.0.1",

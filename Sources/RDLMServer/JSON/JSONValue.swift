@@ -27,7 +27,7 @@ struct JSONParseError: Error, Equatable {
 }
 
 /// A strict RFC 8259 parser: no NaN or Infinity, no trailing commas, no comments, no
-/// control characters in strings, nesting at most `maxDepth` deep.
+/// control characters in strings, no duplicate member names, nesting at most `maxDepth` deep.
 struct JSONParser {
     static let maxDepth = 32
 
@@ -94,7 +94,13 @@ struct JSONParser {
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
+            let nameStart = index
             let name = try parseString()
+            // Parsers disagree on which of two equal keys wins (first, last, error), so a
+            // body that means one thing to a proxy and another here is refused outright.
+            guard members[name] == nil else {
+                throw JSONParseError(message: "duplicate key '\(Self.quoted(name))' at byte \(nameStart)")
+            }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
@@ -107,6 +113,12 @@ struct JSONParser {
             default: throw error("expected ',' or '}'")
             }
         }
+    }
+
+    /// A member name for an error message: at most 64 characters, control characters as `?`.
+    private static func quoted(_ name: String) -> String {
+        let shown = String(name.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+        return name.unicodeScalars.count > 64 ? shown + "…" : shown
     }
 
     private mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {

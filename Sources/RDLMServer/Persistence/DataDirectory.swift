@@ -125,17 +125,19 @@ struct DataDirectory {
     /// - Returns: the snapshot's size in bytes.
     @discardableResult
     func writeSnapshot(generation: Int, holders: [JournalRecord.StoredLock], lastFencingToken: FencingToken) throws(StorageError) -> Int {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + holders.count * 128)
-        JournalFraming.append(.snapshotBegin(lastFencingToken: lastFencingToken), to: &bytes)
-        for lock in holders { JournalFraming.append(.granted(lock), to: &bytes) }
-        JournalFraming.append(.snapshotEnd(count: UInt64(holders.count)), to: &bytes)
-        try DataFile.replace(snapshotPath(generation), with: bytes, directory: path)
+        let file = try SnapshotFile.create(in: self, generation: generation)
+        let size = try file.install(holders: holders, lastFencingToken: lastFencingToken)
+        try file.syncDirectory()
+        removeGenerations(before: generation)
+        return size
+    }
+
+    /// Removes the snapshots and journals older than `generation`, once its snapshot is
+    /// durable. Recovery ignores them anyway, so one left behind by a crash does no harm.
+    func removeGenerations(before generation: Int) {
         let (snapshots, journals) = generations()
         for old in snapshots where old < generation { DataFile.remove(snapshotPath(old)) }
         for old in journals where old < generation { DataFile.remove(journalPath(old)) }
-        try DataFile.syncDirectory(path)
-        return bytes.count
     }
 
     /// Lets another daemon use the directory.

@@ -68,31 +68,6 @@ enum DataFile {
         guard fdatasync(fd) == 0 else { throw .posix("cannot sync", path) }
     }
 
-    /// Makes a file's creation, rename or removal in `directory` durable.
-    static func syncDirectory(_ directory: String) throws(StorageError) {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .posix("cannot open", directory) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw .posix("cannot sync", directory) }
-    }
-
-    /// Writes `bytes` to `path` atomically: a temporary file, synced, then renamed over.
-    static func replace(_ path: String, with bytes: [UInt8], directory: String) throws(StorageError) {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .posix("cannot create", temporary) }
-        do {
-            try writeAll(fd, bytes[...], path: temporary)
-            try sync(fd, path: temporary)
-        } catch {
-            close(fd)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else { throw .posix("cannot rename to", path) }
-        try syncDirectory(directory)
-    }
-
     static func truncate(_ path: String, to length: Int) throws(StorageError) {
         guard Glibc.truncate(path, off_t(length)) == 0 else { throw .posix("cannot truncate", path) }
     }

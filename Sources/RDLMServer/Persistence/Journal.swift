@@ -54,6 +54,8 @@ final class Journal: Sendable {
         var snapshotSize: Int
         var failure: StorageError?
         var isClosed = false
+        var compactionBackoff = CompactionBackoff()
+        var compactionLog = LogThrottle(interval: Journal.compactionLogInterval)
 
         init(generation: Int, descriptor: Int32, snapshotSize: Int) {
             self.generation = generation
@@ -63,6 +65,8 @@ final class Journal: Sendable {
     }
 
     static let minimumCompactionBytes = 64 * 1024
+    /// At most one line per this long about failing compactions.
+    static let compactionLogInterval = Duration.seconds(10)
 
     let directory: DataDirectory
     let mode: FsyncMode
@@ -166,23 +170,68 @@ final class Journal: Sendable {
 
     /// Starts a new generation from a snapshot of the current holders. Changes appended
     /// meanwhile are written to the new journal; replay is idempotent, so those already in
-    /// the snapshot do no harm.
+    /// the snapshot do no harm. After a failure it waits (`CompactionBackoff`) before trying
+    /// again; the old journal is still complete and still appended to, so nothing is lost.
     private func compact() {
-        guard let source = snapshotSource.withLock({ $0 }) else { return }
-        let (holders, token) = source()
+        guard writer.compactionBackoff.allowsAttempt(), let source = snapshotSource.withLock({ $0 }) else { return }
         let next = writer.generation + 1
+        let snapshot: SnapshotFile
+        let descriptor: Int32
+        let size: Int
+        let holderCount: Int
         do {
-            let size = try directory.writeSnapshot(generation: next, holders: holders, lastFencingToken: token)
-            let descriptor = try DataFile.openForAppend(directory.journalPath(next))
-            closeDescriptor(writer.descriptor)
-            writer.descriptor = descriptor
-            writer.generation = next
-            writer.size = 0
-            writer.snapshotSize = size
-            logger.debug("journal compacted", metadata: ["generation": "\(next)", "holders": "\(holders.count)", "snapshot bytes": "\(size)"])
+            (snapshot, descriptor) = try createFiles(of: next)
+            let (holders, token) = source()
+            holderCount = holders.count
+            do {
+                size = try snapshot.install(holders: holders, lastFencingToken: token)
+            } catch {
+                closeDescriptor(descriptor)
+                DataFile.remove(directory.journalPath(next))
+                throw error
+            }
         } catch {
-            // The old journal is still complete and still being appended to: nothing lost.
-            logger.error("journal compaction failed; will retry", metadata: ["error": "\(error)"])
+            let delay = writer.compactionBackoff.failed()
+            if let suppressed = writer.compactionLog.admit() {
+                logger.error("journal compaction failed; will retry in \(delay)", metadata: [
+                    "error": "\(error)", "failures": "\(writer.compactionBackoff.failures)",
+                    "suppressed since last line": "\(suppressed)",
+                ])
+            }
+            return
+        }
+        // The snapshot is in place: from here on this is the generation to append to.
+        closeDescriptor(writer.descriptor)
+        writer.descriptor = descriptor
+        writer.generation = next
+        writer.size = 0
+        writer.snapshotSize = size
+        do {
+            try snapshot.syncDirectory()
+            directory.removeGenerations(before: next)
+        } catch {
+            // Older files stay: recovery replays every journal from the newest snapshot.
+            logger.error("journal compacted but the directory could not be synced; keeping older files", metadata: ["error": "\(error)"])
+        }
+        if writer.compactionBackoff.failures > 0 {
+            logger.notice("journal compacted after \(writer.compactionBackoff.failures) failed attempts")
+        }
+        writer.compactionBackoff.succeeded()
+        writer.compactionLog = LogThrottle(interval: Self.compactionLogInterval)
+        logger.debug("journal compacted", metadata: ["generation": "\(next)", "holders": "\(holderCount)", "snapshot bytes": "\(size)"])
+    }
+}
+
+extension Journal {
+    /// The snapshot file and the journal of generation `next`, created before any holder is
+    /// encoded (see `SnapshotFile`); on an error neither is left behind.
+    private func createFiles(of next: Int) throws(StorageError) -> (SnapshotFile, journal: Int32) {
+        let snapshot = try SnapshotFile.create(in: directory, generation: next)
+        do {
+            return (snapshot, try DataFile.openForAppend(directory.journalPath(next)))
+        } catch {
+            snapshot.discard()
+            throw error
         }
     }
 }
