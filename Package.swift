@@ -11,7 +11,6 @@ let package = Package(
         .library(name: "RDLMServer", targets: ["RDLMServer"]),
         .executable(name: "rdlmd", targets: ["rdlmd"]),
         .library(name: "RDLMClient", targets: ["RDLMClient"]),
-        .executable(name: "rdlm-client-bench", targets: ["rdlm-client-bench"]),
         .executable(name: "rdlm", targets: ["rdlm"]),
     ],
     dependencies: [
@@ -83,17 +82,6 @@ let package = Package(
         ),
         // The Swift client: async/await over one curl multi handle on its own thread.
         .target(name: "RDLMClient", dependencies: ["CCurl", "RDLMWire"]),
-        // Drives concurrent acquire/release cycles through RDLMClient and reports latencies.
-        .executableTarget(
-            name: "rdlm-client-bench",
-            dependencies: [
-                "RDLMClient",
-                "RDLMServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            exclude: ["README.md", "wrk-cycles.lua", "wrk-acquire.lua"]
-        ),
         // The command-line client: scripting, a command under a lock, admin listing, a benchmark.
         .executableTarget(
             name: "rdlm",

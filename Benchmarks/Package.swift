@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
-// The load generator of the benchmark suite (see README.md beside this file). A package of
-// its own, so the daemon's package carries no benchmark dependencies.
+// The benchmark suite's programs (see README.md beside this file). A package of its own, so
+// the daemon's package carries no benchmark code or dependencies: rdlm-loadgen needs only
+// SwiftNIO; rdlm-client-bench uses the root package's RDLMClient and RDLMServer by path.
 import PackageDescription
 
 let package = Package(
@@ -8,11 +9,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "rdlm-loadgen", targets: ["rdlm-loadgen"]),
+        .executable(name: "rdlm-client-bench", targets: ["rdlm-client-bench"]),
     ],
     dependencies: [
+        // Named: a path dependency's identity is its folder's name, which differs per checkout.
+        .package(name: "rdlm", path: ".."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         .executableTarget(
@@ -23,6 +28,17 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Drives concurrent acquire/release cycles through RDLMClient and reports latencies.
+        .executableTarget(
+            name: "rdlm-client-bench",
+            dependencies: [
+                .product(name: "RDLMClient", package: "rdlm"),
+                .product(name: "RDLMServer", package: "rdlm"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["README.md", "wrk-cycles.lua", "wrk-acquire.lua"]
         ),
     ],
     swiftLanguageModes: [.v6]

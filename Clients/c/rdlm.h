@@ -54,7 +54,10 @@
  *                            a host, seconds that are NaN or infinite, an unknown mode
  *     RDLM_ERR_NO_MEMORY     an allocation failed
  *   A 404 from acquire is reported as a bad request rather than "not found" because there
- *   is nothing to find: resources exist on demand, and only the name can be wrong.
+ *   is nothing to find: resources exist on demand, and only the name can be wrong. A release
+ *   succeeds on 204 or 200. request_timeout_ms 0 means no limit on any request, acquire
+ *   included. These rules are the same in every client of this repository: see "Behaviour
+ *   shared by every client" in Clients/README.md.
  *   If the server grants a lock (201) but the transfer then fails (a timeout or reset before
  *   the answer ends, a body over RDLM_MAX_RESPONSE_BYTES), rdlm_acquire releases that lock
  *   at once, best effort, before returning the error: no lock is left held for nobody. The
@@ -710,6 +713,9 @@ static rdlm_error rdlm__status_error(rdlm_client *client, rdlm__operation operat
     }
 }
 
+/* A DELETE of a lock succeeded: rdlmd answers 204, other servers of the protocol 200. */
+static int rdlm__release_succeeded(long status) { return status == 204 || status == 200; }
+
 /* Appends text to the message, as much as fits. */
 static void rdlm__append_message(rdlm_client *client, const char *text) {
     size_t used = strlen(client->message), length = strlen(text);
@@ -729,7 +735,7 @@ static void rdlm__release_granted(rdlm_client *client) {
     client->location = NULL;
     memcpy(message, client->message, sizeof message);
     error = rdlm__perform(client, "DELETE", url, NULL, client->request_timeout_ms, 0);
-    released = error == RDLM_OK && (client->last_status == 204 || client->last_status == 404);
+    released = error == RDLM_OK && (rdlm__release_succeeded(client->last_status) || client->last_status == 404);
     RDLM_FREE(url);
     rdlm__reset(client);
     memcpy(client->message, message, sizeof message);
@@ -881,7 +887,7 @@ RDLM_DEF rdlm_error rdlm_release(rdlm_client *client, const char *lock_url) {
     if (!client || !lock_url || !*lock_url) return RDLM_ERR_BAD_ARGUMENT;
     error = rdlm__perform(client, "DELETE", lock_url, NULL, client->request_timeout_ms, 0);
     if (error != RDLM_OK) return error;
-    return client->last_status == 204 ? RDLM_OK : rdlm__status_error(client, RDLM__LOCK_URL);
+    return rdlm__release_succeeded(client->last_status) ? RDLM_OK : rdlm__status_error(client, RDLM__LOCK_URL);
 }
 
 RDLM_DEF rdlm_error rdlm_refresh(rdlm_client *client, const char *lock_url, double lifetime) {

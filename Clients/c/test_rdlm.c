@@ -460,6 +460,7 @@ static void test_long_title_is_cut_between_characters(void) {
 typedef struct fake_server {
     int listener;
     int port;
+    double delay;      /* seconds between the connection and the answer */
     char answer[1024];
 } fake_server;
 
@@ -473,6 +474,7 @@ static void *fake_serve_once(void *context) {
     timeout.tv_sec = 10;
     timeout.tv_usec = 0;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (f->delay > 0) pause_seconds(f->delay);
     while (sent < length) {
         ssize_t n = send(fd, f->answer + sent, length - sent, 0);
         if (n <= 0) break;
@@ -484,9 +486,10 @@ static void *fake_serve_once(void *context) {
     return NULL;
 }
 
-static int fake_server_start(fake_server *f, pthread_t *thread) {
+static int fake_server_start(fake_server *f, pthread_t *thread, double delay) {
     struct sockaddr_in address;
     socklen_t length = sizeof address;
+    f->delay = delay;
     memset(&address, 0, sizeof address);
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -523,7 +526,7 @@ static void test_grant_cut_short_is_released(rdlm_client *client) {
     snprintf(fake.answer, sizeof fake.answer,
              "HTTP/1.1 201 Created\r\nLocation: %s\r\nRDLM-Fencing-Token: 7\r\nContent-Length: 1000\r\n"
              "Connection: close\r\n\r\n<html>201: lock acq", real.url);
-    if (fake_server_start(&fake, &thread) != 0) {
+    if (fake_server_start(&fake, &thread, 0) != 0) {
         check("a fake server starts", 0, NULL);
         rdlm_release(client, real.url);
         rdlm_lock_clear(&real);
@@ -553,7 +556,7 @@ static void test_relative_location(void) {
     char url[64], expected[160];
     strcpy(fake.answer, "HTTP/1.1 201 Created\r\nLocation: /locks/rel/0123456789abcdef0123456789abcdef\r\n"
                         "RDLM-Fencing-Token: 12\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    if (fake_server_start(&fake, &thread) != 0) { check("a fake server starts", 0, NULL); return; }
+    if (fake_server_start(&fake, &thread, 0) != 0) { check("a fake server starts", 0, NULL); return; }
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", fake.port);
     client = new_client(url);
     error = rdlm_acquire(client, "rel", 60, 0, RDLM_EXCLUSIVE, &lock);
@@ -564,6 +567,55 @@ static void test_relative_location(void) {
           error == RDLM_OK ? lock.url : rdlm_strerror(error));
     rdlm_lock_clear(&lock);
     rdlm_client_free(client);
+}
+
+/* Sends one request to a fake server that gives `answer` after `delay` seconds. */
+typedef enum fake_call { FAKE_ACQUIRE, FAKE_RELEASE } fake_call;
+
+static rdlm_error call_fake(fake_call call, const char *answer, double delay, long request_timeout_ms,
+                            double wait) {
+    fake_server fake;
+    pthread_t thread;
+    rdlm_options options;
+    rdlm_client *client = NULL;
+    rdlm_lock lock;
+    rdlm_error error;
+    char url[128];
+    snprintf(fake.answer, sizeof fake.answer, "%s", answer);
+    if (fake_server_start(&fake, &thread, delay) != 0) return RDLM_ERR_NO_MEMORY;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", fake.port);
+    rdlm_options_init(&options);
+    options.base_url = url;
+    options.request_timeout_ms = request_timeout_ms;
+    if (rdlm_client_new(&options, &client) != RDLM_OK) exit(2);
+    if (call == FAKE_ACQUIRE) {
+        error = rdlm_acquire(client, "fake", 60, wait, RDLM_EXCLUSIVE, &lock);
+        rdlm_lock_clear(&lock);
+    } else {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/locks/fake/0123456789abcdef0123456789abcdef", fake.port);
+        error = rdlm_release(client, url);
+    }
+    fake_server_stop(&fake, thread);
+    rdlm_client_free(client);
+    return error;
+}
+
+/* The rules every client shares (Clients/README.md), for answers rdlmd never gives. */
+static void test_shared_client_rules(void) {
+    static const char granted[] = "HTTP/1.1 201 Created\r\nLocation: /locks/fake/0123456789abcdef0123456789abcdef\r\n"
+                                  "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    rdlm_error error;
+    error = call_fake(FAKE_RELEASE, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0, 10000, 0);
+    check("a release answered 200 succeeds (as 204 does)", error == RDLM_OK, rdlm_strerror(error));
+    error = call_fake(FAKE_RELEASE, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0, 10000, 0);
+    check("a release answered 404 is not found: the lock is gone", error == RDLM_ERR_NOT_FOUND, rdlm_strerror(error));
+    error = call_fake(FAKE_ACQUIRE, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", 0, 10000, 0);
+    check("an acquire answered 404 is a bad request: the server refused the name", error == RDLM_ERR_BAD_REQUEST,
+          rdlm_strerror(error));
+    /* wait 0.2 s, answer after 1.5 s: a limit of wait + request timeout (0) would cut it */
+    error = call_fake(FAKE_ACQUIRE, granted, 1.5, 0, 0.2);
+    check("request_timeout_ms 0: an acquire has no time limit, not even its wait", error == RDLM_OK,
+          rdlm_strerror(error));
 }
 
 static void test_admin_credentials(void) {
@@ -609,6 +661,7 @@ int main(int argc, char **argv) {
     test_long_title_is_cut_between_characters();
     test_grant_cut_short_is_released(client);
     test_relative_location();
+    test_shared_client_rules();
     test_admin_credentials();
     rdlm_client_free(client);
     rdlm_global_cleanup();

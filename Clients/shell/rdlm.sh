@@ -13,8 +13,10 @@
 # Environment: RDLM_SERVER (http://127.0.0.1:8888), RDLM_TITLE ("rdlm.sh on HOST pid PID"),
 # RDLM_LIFETIME (rdlm_acquire: 300 s, rdlm_with: 60 s), RDLM_WAIT (10 s), RDLM_MODE
 # (exclusive or shared, for rdlm_acquire), RDLM_CONNECT_TIMEOUT (5 s), RDLM_REQUEST_TIMEOUT
-# (10 s, allowed on top of the wait; 0: no limit). Lifetimes and waits may be decimals (0.5);
-# the two timeouts are whole seconds. curl runs with -q: ~/.curlrc is not read.
+# (10 s, allowed on top of the wait; 0: no limit on any request, acquire included).
+# Lifetimes and waits may be decimals (0.5); the two timeouts are whole seconds. curl runs
+# with -q: ~/.curlrc is not read. A release succeeds on 204 or 200. These rules are the same
+# in every client: see "Behaviour shared by every client" in Clients/README.md.
 #
 # rdlm_acquire_token prints the lock URL and the fencing token separated by one space; the
 # token is empty (the line ends with the space) when the server sends none (the original
@@ -27,8 +29,10 @@
 #   102 RDLM_EX_UNREACHABLE no answer: connection refused, DNS, the request timed out, or
 #                           curl was interrupted by a signal
 #   103 RDLM_EX_USAGE       bad arguments or settings (RDLM_*), curl is not installed, or
-#                           the server rejected the arguments (400, 413, or 404 on acquire)
-#   104 RDLM_EX_NOT_FOUND   the lock is gone: released, expired or deleted (404)
+#                           the server rejected the arguments (400, 413; 404 on acquire:
+#                           it did not accept the resource name)
+#   104 RDLM_EX_NOT_FOUND   the lock is gone: released, expired or deleted (404 on refresh
+#                           or release)
 #   105 RDLM_EX_SERVER      server error (5xx; 503 when full or shutting down)
 #   106 RDLM_EX_PROTOCOL    an answer the protocol does not allow
 #   107 RDLM_EX_LOST        rdlm_with: the lock was lost while the command ran, so the
@@ -129,7 +133,8 @@ rdlm__settings() { # FUNCTION: checks for curl and the environment's settings
     rdlm__whole "$1" RDLM_REQUEST_TIMEOUT "$_rdlm_request" || return
 }
 
-# rdlm__request METHOD URL MAX_SECONDS [JSON]: one HTTP request. Sets _rdlm_curl (curl's
+# rdlm__request METHOD URL MAX_SECONDS [JSON]: one HTTP request, with no time limit when
+# MAX_SECONDS is 0 (curl's --max-time is not given at all). Sets _rdlm_curl (curl's
 # exit status, 128+N when a signal killed it), _rdlm_status (the last answer's HTTP status,
 # 000 when none came), _rdlm_location, _rdlm_token and _rdlm_message. The status and the
 # headers are kept even when curl fails after they came. With _rdlm_shield=1, curl runs
@@ -145,12 +150,13 @@ rdlm__request() {
     else
         set -- -X "$_rdlm_method"
     fi
+    if [ "$_rdlm_max" != 0 ]; then set -- --max-time "$_rdlm_max" "$@"; fi
     # -q (first, or curl ignores it): no ~/.curlrc, whose "output" or "fail" would hide the
     # answer. -N: the headers reach us as they come, even if curl is then killed.
     if _rdlm_out=$(
         if [ "${_rdlm_shield-}" = 1 ]; then trap '' HUP INT TERM; fi
         exec curl -q -sS -N -i --proto =http,https --connect-timeout "$_rdlm_connect" \
-            --max-time "$_rdlm_max" -H 'Accept: application/json' -H 'Expect:' "$@" -- "$_rdlm_url" 2>&1
+            -H 'Accept: application/json' -H 'Expect:' "$@" -- "$_rdlm_url" 2>&1
     ); then
         _rdlm_curl=0
     else
@@ -209,12 +215,18 @@ rdlm__failure() {
         408:*) rdlm__say "$1" "the wait for the lock ran out $_rdlm_detail"; return "$RDLM_EX_TIMEOUT" ;;
         409:acquire) rdlm__say "$1" "the resource was deleted by an admin while we waited $_rdlm_detail"
                      return "$RDLM_EX_DELETED" ;;
-        404:acquire) rdlm__say "$1" "bad resource name $_rdlm_detail"; return "$RDLM_EX_USAGE" ;;
+        404:acquire) rdlm__say "$1" "the server did not accept the resource name '$_rdlm_resource' $_rdlm_detail"
+                     return "$RDLM_EX_USAGE" ;;
         404:*) rdlm__say "$1" "the lock is gone $_rdlm_detail"; return "$RDLM_EX_NOT_FOUND" ;;
         400:* | 413:*) rdlm__say "$1" "bad request $_rdlm_detail"; return "$RDLM_EX_USAGE" ;;
         5*) rdlm__say "$1" "server error $_rdlm_detail"; return "$RDLM_EX_SERVER" ;;
         *) rdlm__say "$1" "unexpected answer $_rdlm_detail"; return "$RDLM_EX_PROTOCOL" ;;
     esac
+}
+
+# rdlm__released: the last request released a lock (rdlmd answers 204, other servers 200).
+rdlm__released() {
+    [ "$_rdlm_curl" -eq 0 ] && { [ "$_rdlm_status" = 204 ] || [ "$_rdlm_status" = 200 ]; }
 }
 
 # rdlm__delete URL: DELETE with curl deaf to HUP, INT and TERM, so that a signal to the
@@ -229,6 +241,7 @@ rdlm__delete() {
 # _rdlm_token.
 rdlm__acquire() {
     rdlm__settings "$1" || return
+    _rdlm_resource=$2
     case $2 in
         '' | *[!a-zA-Z0-9]*) rdlm__say "$1" "a resource name is letters and digits, not '$2'"
                              return "$RDLM_EX_USAGE" ;;
@@ -244,8 +257,11 @@ rdlm__acquire() {
     case $_rdlm_title in
         *[\\\"]* | *[[:cntrl:]]*) _rdlm_title=$(printf '%s' "$_rdlm_title" | tr -d '\000-\037' | sed 's/[\\"]/\\&/g') ;;
     esac
+    # The server may rightly hold the request for the whole wait (rounded up); 0: no limit.
     _rdlm_wait_whole=${4%%.*}
-    rdlm__request POST "$_rdlm_server/locks/$2" $((_rdlm_wait_whole + 1 + _rdlm_request)) \
+    _rdlm_max=0
+    if [ "$_rdlm_request" != 0 ]; then _rdlm_max=$((_rdlm_wait_whole + 1 + _rdlm_request)); fi
+    rdlm__request POST "$_rdlm_server/locks/$2" "$_rdlm_max" \
         "{\"title\": \"$_rdlm_title\", \"lifetime\": $3, \"wait\": $4$_rdlm_mode}"
     case $_rdlm_location in # a relative Location: the server's scheme and authority
         /*) _rdlm_rest=${_rdlm_server#*://}
@@ -257,7 +273,7 @@ rdlm__acquire() {
         rdlm__failure "$1" acquire || _rdlm_code=$?
         _rdlm_granted=$_rdlm_location
         rdlm__delete "$_rdlm_granted"
-        if [ "$_rdlm_curl" -eq 0 ] && { [ "$_rdlm_status" = 204 ] || [ "$_rdlm_status" = 404 ]; }; then
+        if rdlm__released || { [ "$_rdlm_curl" -eq 0 ] && [ "$_rdlm_status" = 404 ]; }; then
             rdlm__say "$1" "the lock had been granted; it is released"
         else
             rdlm__say "$1" "the lock had been granted and its release failed: $_rdlm_granted expires after $3 s"
@@ -306,7 +322,7 @@ rdlm_release() {
     fi
     rdlm__settings rdlm_release || return
     rdlm__delete "$1"
-    if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 204 ]; then
+    if ! rdlm__released; then
         rdlm__failure rdlm_release release
     fi
 }
@@ -398,7 +414,7 @@ rdlm__with_end() {
         rdlm__delete "$_rdlm_w_lock"
         if [ "$_rdlm_curl" -eq 0 ] && [ "$_rdlm_status" = 404 ] && [ "$_rdlm_w_status" -ne "$RDLM_EX_LOST" ]; then
             rdlm__say rdlm_with "the lock had expired before the command ended: choose a longer --lifetime"
-        elif [ "$_rdlm_curl" -ne 0 ] || { [ "$_rdlm_status" != 204 ] && [ "$_rdlm_status" != 404 ]; }; then
+        elif ! rdlm__released && { [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 404 ]; }; then
             rdlm__failure rdlm_with release || rdlm__say rdlm_with "the lock expires by itself"
         fi
     fi

@@ -90,6 +90,16 @@ case ${RDLM_TEST_CURL-}:$method in
         status=$?
         : > "$RDLM_TEST_MARK.$method.done"
         exit "$status" ;;
+    ok200:DELETE) # a server that answers a release with 200 rather than 204
+        out=$("$real" "$@")
+        status=$?
+        printf '%s\n' "$out" | sed '1s/^HTTP\/1\.1 204 No Content/HTTP\/1.1 200 OK/'
+        exit "$status" ;;
+    notfound:POST) # a server that refuses the resource name with 404
+        printf 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n' ;;
+    args:*) # records its arguments, one call a line
+        printf '%s\n' "$*" >> "$RDLM_TEST_MARK.args"
+        exec "$real" "$@" ;;
     *) exec "$real" "$@" ;;
 esac
 EOF
@@ -216,6 +226,33 @@ r=$(name grantkill)
 check "curl killed by a signal just after a grant: interrupted" "$RDLM_EX_UNREACHABLE" \
     "$(with_fake_curl killed status_of rdlm_acquire "$r" 30 0)"
 check "and the lock it was granted is released" 0 "$(locks_on "$r")"
+
+# The rules every client shares (Clients/README.md), through the stand-in curl.
+r=$(name ok200)
+lock=$(rdlm_acquire "$r" 30 0)
+check "a release answered 200 succeeds (as 204 does)" 0 "$(with_fake_curl ok200 status_of rdlm_release "$lock")"
+check "and the lock is released" 0 "$(locks_on "$r")"
+with_fake_curl ok200 rdlm_with "$r" -- true 2>"$work/ok200.err"
+check "rdlm_with: a release answered 200 succeeds" 0 $?
+check "and is not reported as a failure" 0 "$(wc -c < "$work/ok200.err" | tr -d ' ')"
+r=$(name notfound)
+with_fake_curl notfound rdlm_acquire "$r" 30 0 >/dev/null 2>"$work/notfound.err"
+check "an acquire answered 404 is bad usage: the server did not accept the name" "$RDLM_EX_USAGE" $?
+check "whose message names the resource" 1 "$(grep -c "resource name '$r'" "$work/notfound.err")"
+r=$(name nolimit)
+rm -f "$work/mark.args"
+lock=$(RDLM_REQUEST_TIMEOUT=0 with_fake_curl args rdlm_acquire "$r" 30 0.5)
+RDLM_REQUEST_TIMEOUT=0 with_fake_curl args rdlm_refresh "$lock" 30
+RDLM_REQUEST_TIMEOUT=0 with_fake_curl args rdlm_release "$lock"
+check "RDLM_REQUEST_TIMEOUT=0: acquire, refresh and release ran" "3 0" \
+    "$(wc -l < "$work/mark.args" | tr -d ' ') $(locks_on "$r")"
+check "RDLM_REQUEST_TIMEOUT=0: no request has a time limit, acquire included" 0 \
+    "$(grep -c -e --max-time "$work/mark.args")"
+rm -f "$work/mark.args"
+lock=$(RDLM_REQUEST_TIMEOUT=3 with_fake_curl args rdlm_acquire "$r" 30 2.5)
+rdlm_release "$lock"
+check "otherwise an acquire's limit is its wait (whole seconds, plus one) plus the timeout" 1 \
+    "$(grep -c -e '--max-time 6 ' "$work/mark.args")"
 
 # ---- rdlm_with ---------------------------------------------------------------------------
 

@@ -112,7 +112,7 @@ struct LocksCommand: AsyncParsableCommand {
             try await client.locks(on: resource)
         }
         if json {
-            print(JSONLine.encode(locks.map(LockDocument.init)))
+            print(JSONLine.encode(locks.map(LockJSON.init)))
             return
         }
         guard !locks.isEmpty else {
@@ -174,7 +174,7 @@ struct DeleteCommand: AsyncParsableCommand {
                 do {
                     try await client.deleteResource(resource)
                 } catch let error as RDLMError where error == .notFound {
-                    throw CLIFailure("\(what): the resource has no locks", status: ExitStatus.notFound)
+                    throw CLIFailure("\(what): the resource has no locks", status: .notFound)
                 }
             } else {
                 try await client.deleteAll()

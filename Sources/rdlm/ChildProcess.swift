@@ -50,9 +50,9 @@ final class ChildProcess: Sendable {
         guard result == 0 else {
             let reason = String(cString: strerror(result))
             if result == ENOENT {
-                throw CLIFailure("command not found: \(arguments[0])", status: ExitStatus.commandNotFound)
+                throw CLIFailure("command not found: \(arguments[0])", status: .commandNotFound)
             }
-            throw CLIFailure("cannot run \(arguments[0]): \(reason)", status: ExitStatus.cannotExecute)
+            throw CLIFailure("cannot run \(arguments[0]): \(reason)", status: .cannotExecute)
         }
         return ChildProcess(pid: pid)
     }
@@ -76,9 +76,9 @@ final class ChildProcess: Sendable {
             found = found ?? candidate
         }
         if let found {
-            throw CLIFailure("cannot run \(found): permission denied", status: ExitStatus.cannotExecute)
+            throw CLIFailure("cannot run \(found): permission denied", status: .cannotExecute)
         }
-        throw CLIFailure("command not found: \(command)", status: ExitStatus.commandNotFound)
+        throw CLIFailure("command not found: \(command)", status: .commandNotFound)
     }
 
     /// Sends `number` unless the child has ended. Returns whether it was sent.
@@ -89,8 +89,6 @@ final class ChildProcess: Sendable {
             return kill(pid, number) == 0
         }
     }
-
-    var isRunning: Bool { !hasEnded.withLock { $0 } }
 
     /// Waits for the child to end and reaps it: its exit status, or 128+N when signal N
     /// killed it. Call once.

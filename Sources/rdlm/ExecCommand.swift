@@ -82,9 +82,9 @@ struct ExecCommand: AsyncParsableCommand {
             }
         } catch let error as RDLMError where error == .lockLost {
             if !session.reportedLoss {
-                throw CLIFailure("\(what): the lock was gone before the command finished: \(error.message ?? "its lease ran out or an admin deleted it")", status: ExitStatus.lockLost)
+                throw CLIFailure("\(what): the lock was gone before the command finished: \(error.message ?? "its lease ran out or an admin deleted it")", status: .lockLost)
             }
-            throw ExitCode(ExitStatus.lockLost)
+            throw ExitCode(ExitStatus.lockLost.rawValue)
         } catch is CancellationError {
             throw ExitCode(ExitStatus.signaled(session.interruptingSignal ?? SIGINT))
         } catch {

@@ -42,7 +42,7 @@ struct AcquireCommand: AsyncParsableCommand {
             return (lock, details)
         }
         if json {
-            var document = details.map(LockDocument.init) ?? LockDocument(lock, wait: wait)
+            var document = details.map(LockJSON.init) ?? LockJSON(lock, wait: wait)
             document.resource = lock.resource
             document.fencingToken = document.fencingToken ?? lock.fencingToken
             print(JSONLine.encode(document))
@@ -110,7 +110,7 @@ struct RefreshCommand: AsyncParsableCommand {
         let details = try await server.atOrigin(of: lock).withClient(doing: "refresh \(lock.url.absoluteString)") { client in
             try await client.refresh(at: lock.url, lifetime: lifetime.map(Seconds.duration))
         }
-        if json { print(JSONLine.encode(LockDocument(details))) }
+        if json { print(JSONLine.encode(LockJSON(details))) }
     }
 }
 
@@ -139,7 +139,7 @@ struct ShowCommand: AsyncParsableCommand {
             try await client.lock(at: lock.url)
         }
         if json {
-            print(JSONLine.encode(LockDocument(details)))
+            print(JSONLine.encode(LockJSON(details)))
         } else {
             LockDescription.lines(details).forEach { print($0) }
         }

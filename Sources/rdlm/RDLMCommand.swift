@@ -18,18 +18,7 @@ struct RDLMCommand: AsyncParsableCommand {
             one line on stderr.
 
             Exit statuses (the shell client's RDLM_EX_* numbers):
-              0    success (exec: the command's own status, 128+N if killed by signal N)
-              100  the wait for the lock ran out: it is held elsewhere
-              101  an admin deleted the request while it waited
-              102  no answer from the server (refused, unresolved, timed out)
-              103  bad arguments, or the server refused them (400, 413)
-              104  no such lock (released, expired, deleted), or no locks to delete
-              105  server error (5xx, e.g. 503 when full or shutting down)
-              106  an answer the protocol does not allow
-              107  exec: the lock was lost while the command ran; it was stopped
-              108  admin request refused: credentials missing or wrong (401), or admin
-                   requests disabled (403)
-              126  exec: the command cannot be run;  127  exec: command not found
+            \(ExitStatus.helpTable)
 
             Examples:
               lock=$(rdlm acquire backup --lifetime 600) && ... && rdlm release "$lock"
@@ -92,7 +81,7 @@ enum RDLMMain {
             message += " (see '\(fullMessage[see.upperBound..<end])')"
         }
         fail(message,
-             status: code == .validationFailure ? ExitStatus.usage : code.rawValue)
+             status: code == .validationFailure ? ExitStatus.usage.rawValue : code.rawValue)
     }
 
     static func fail(_ message: String, status: Int32) -> Never {

@@ -1,6 +1,6 @@
 -- wrk script: acquires only. Each request POSTs to a fresh resource with a 50 ms lifetime,
 -- so the daemon's timers release the locks.
---   wrk -t2 -c10 -d10s -s Sources/rdlm-client-bench/wrk-acquire.lua http://127.0.0.1:8888
+--   wrk -t2 -c10 -d10s -s Benchmarks/Sources/rdlm-client-bench/wrk-acquire.lua http://127.0.0.1:8888
 local threads = 0
 function setup(thread)
   threads = threads + 1

@@ -9,7 +9,9 @@ import Darwin
 
 /// A lock as `rdlm` prints it with `--json`: the server's field names (snake case), plus
 /// the lock's absolute URL and resource. Fields a lock does not have are left out.
-struct LockDocument: Codable {
+/// RDLMClient parses the server's document into its public `LockDetails`, which is not
+/// `Encodable`: this is only the encoding of that, or of a `Lock` just granted.
+struct LockJSON: Encodable {
     var url: String
     var resource: String
     var uid: String
@@ -31,24 +33,6 @@ struct LockDocument: Codable {
         case activeExpires = "active_expires"
         case waitSince = "wait_since"
         case waitExpires = "wait_expires"
-    }
-
-    /// Reads the server's own lock document (which has no `url` or `resource`: pass them).
-    init(from decoder: any Decoder) throws {
-        let fields = try decoder.container(keyedBy: CodingKeys.self)
-        url = try fields.decodeIfPresent(String.self, forKey: .url) ?? ""
-        resource = try fields.decodeIfPresent(String.self, forKey: .resource) ?? ""
-        uid = try fields.decode(String.self, forKey: .uid)
-        title = try fields.decode(String.self, forKey: .title)
-        mode = try fields.decodeIfPresent(String.self, forKey: .mode) ?? "exclusive"
-        active = try fields.decode(Bool.self, forKey: .active)
-        lifetime = try fields.decode(Double.self, forKey: .lifetime)
-        wait = try fields.decodeIfPresent(Double.self, forKey: .wait)
-        fencingToken = try fields.decodeIfPresent(UInt64.self, forKey: .fencingToken)
-        activeSince = try fields.decodeIfPresent(String.self, forKey: .activeSince)
-        activeExpires = try fields.decodeIfPresent(String.self, forKey: .activeExpires)
-        waitSince = try fields.decodeIfPresent(String.self, forKey: .waitSince)
-        waitExpires = try fields.decodeIfPresent(String.self, forKey: .waitExpires)
     }
 
     init(_ details: LockDetails) {

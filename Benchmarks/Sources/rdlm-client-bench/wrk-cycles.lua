@@ -1,7 +1,7 @@
 -- wrk script: the raw-HTTP counterpart of rdlm-client-bench. Each request either acquires a
 -- lock on a fresh resource (POST) or releases one acquired earlier on this thread (DELETE
 -- its Location), so two requests make one acquire/release cycle.
---   wrk -t2 -c10 -d10s -s Sources/rdlm-client-bench/wrk-cycles.lua http://127.0.0.1:8888
+--   wrk -t2 -c10 -d10s -s Benchmarks/Sources/rdlm-client-bench/wrk-cycles.lua http://127.0.0.1:8888
 local threads = 0
 function setup(thread)
   threads = threads + 1
