@@ -33,7 +33,11 @@ public final class RDLMClient: Sendable {
         var base = configuration.baseURL.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
         self.base = base
-        transport = try CurlTransport(maximumConnections: configuration.maximumConnections)
+        transport = try CurlTransport(maximumConnections: configuration.maximumConnections) { [base] location in
+            Self.lockURL(location: location, base: base).map { url in
+                Self.makeRequest(.delete, url.absoluteString, admin: false, configuration: configuration)
+            }
+        }
     }
 
     /// Stops the curl thread without waiting. Releases queued by ``OwnedLock`` still get a
@@ -114,8 +118,7 @@ public final class RDLMClient: Sendable {
         let response = try await transport.execute(request)
         let receivedAt = ContinuousClock.now
         guard response.status == 201 else { throw failure(response, request, acquiring: true) }
-        guard let location = response.header("location"),
-              let url = URL(string: location.hasPrefix("/") ? base + location : location) else {
+        guard let location = response.header("location"), let url = Self.lockURL(location: location, base: base) else {
             throw RDLMError.unexpectedResponse("201 Created without a Location header", status: 201, request: request.summary)
         }
         var token = response.header("rdlm-fencing-token").flatMap { UInt64($0) }
@@ -217,12 +220,24 @@ public final class RDLMClient: Sendable {
     func makeRequest(
         _ method: HTTPRequest.Method, _ url: String, admin: Bool, body: [UInt8]? = nil, timeout: Duration? = nil
     ) -> HTTPRequest {
+        Self.makeRequest(method, url, admin: admin, body: body, timeout: timeout, configuration: configuration)
+    }
+
+    static func makeRequest(
+        _ method: HTTPRequest.Method, _ url: String, admin: Bool, body: [UInt8]? = nil, timeout: Duration? = nil,
+        configuration: Configuration
+    ) -> HTTPRequest {
         var headers = ["Accept: application/json"]
         if body != nil { headers.append("Content-Type: application/json") }
         if admin, let credentials = configuration.adminCredentials { headers.append(credentials.headerLine) }
         return HTTPRequest(
             method: method, url: url, headers: headers, body: body,
             timeout: timeout ?? configuration.requestTimeout, connectTimeout: configuration.connectTimeout)
+    }
+
+    /// The lock URL of a grant's `Location`: absolute, or a path below the base URL.
+    static func lockURL(location: String, base: String) -> URL? {
+        URL(string: location.hasPrefix("/") ? base + location : location)
     }
 
     func failure(_ response: HTTPResponse, _ request: HTTPRequest, acquiring: Bool = false) -> RDLMError {

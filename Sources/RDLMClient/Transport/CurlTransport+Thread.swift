@@ -17,7 +17,7 @@ extension CurlTransport {
         rdlm_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0)
         let sockets = CurlSocketWatch(wakeupFD: wakeupRead)
         sockets.install(on: multi)
-        let session = CurlSession(multi: multi)
+        let session = CurlSession(multi: multi, transport: self)
         let executor = asUnownedTaskExecutor()
 
         var stopDeadline: ContinuousClock.Instant?
