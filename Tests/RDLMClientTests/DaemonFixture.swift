@@ -103,6 +103,12 @@ func waitUntil(
     }
 }
 
+/// The name of the thread this runs on, as the kernel knows it (Linux).
+func currentThreadName() -> String {
+    let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+    return name.trimmingCharacters(in: .newlines)
+}
+
 extension RDLMClient {
     /// True when the server no longer knows the lock.
     func isGone(_ url: URL) async throws -> Bool {

@@ -51,6 +51,8 @@ final class CurlTransport: Sendable {
     /// How long a stopping transport keeps going for requests nobody awaits (releases sent
     /// from a `deinit`) before it abandons them.
     static let stopGracePeriod = Duration.seconds(1)
+    /// The curl thread's name, as debuggers and `top -H` show it (at most 15 bytes on Linux).
+    static let threadName = "RDLMClient curl"
 
     let inbox = Mutex(Inbox())
     private let lastID = Atomic<UInt64>(0)
@@ -85,7 +87,6 @@ final class CurlTransport: Sendable {
         wakeupRead = ends[0]
         wakeupWrite = ends[1]
         let thread = Thread { [self] in run(maximumConnections: maximumConnections) }
-        thread.name = "RDLMClient curl"
         thread.start()
     }
 
