@@ -102,7 +102,9 @@ public final class RDLMClient: Sendable {
     ///   - title: what the server shows for this lock; the configured default if nil.
     /// - Returns: the granted lock.
     /// - Throws: ``RDLMError/waitTimeout`` when the wait ran out, ``RDLMError/deleted`` when
-    ///   an admin deleted the waiting request, other `RDLMError`s, or `CancellationError`.
+    ///   an admin deleted the waiting request, ``RDLMError/badRequest`` when the server
+    ///   refused the request, a 404 (the resource name not accepted) included, other
+    ///   `RDLMError`s, or `CancellationError`.
     public func acquire(
         _ resource: String, lifetime: Duration? = nil, wait: Duration? = nil,
         mode: LockMode = .exclusive, title: String? = nil
@@ -130,7 +132,7 @@ public final class RDLMClient: Sendable {
             expiry: receivedAt + lifetime, lifetime: lifetime, mode: mode, title: title)
     }
 
-    /// Releases a lock (or withdraws a waiting request).
+    /// Releases a lock (or withdraws a waiting request). A 204 or 200 answer is success.
     ///
     /// Release is clean-up, so task cancellation does not interrupt it: the request goes
     /// out and is answered within the request timeout even from a cancelled task.
