@@ -33,7 +33,11 @@ public final class RDLMClient: Sendable {
         var base = configuration.baseURL.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
         self.base = base
-        transport = try CurlTransport(maximumConnections: configuration.maximumConnections)
+        transport = try CurlTransport(maximumConnections: configuration.maximumConnections) { [base] location in
+            Self.lockURL(location: location, base: base).map { url in
+                Self.makeRequest(.delete, url.absoluteString, admin: false, configuration: configuration)
+            }
+        }
     }
 
     /// Stops the curl thread without waiting. Releases queued by ``OwnedLock`` still get a
@@ -98,7 +102,9 @@ public final class RDLMClient: Sendable {
     ///   - title: what the server shows for this lock; the configured default if nil.
     /// - Returns: the granted lock.
     /// - Throws: ``RDLMError/waitTimeout`` when the wait ran out, ``RDLMError/deleted`` when
-    ///   an admin deleted the waiting request, other `RDLMError`s, or `CancellationError`.
+    ///   an admin deleted the waiting request, ``RDLMError/badRequest`` when the server
+    ///   refused the request, a 404 (the resource name not accepted) included, other
+    ///   `RDLMError`s, or `CancellationError`.
     public func acquire(
         _ resource: String, lifetime: Duration? = nil, wait: Duration? = nil,
         mode: LockMode = .exclusive, title: String? = nil
@@ -114,8 +120,7 @@ public final class RDLMClient: Sendable {
         let response = try await transport.execute(request)
         let receivedAt = ContinuousClock.now
         guard response.status == 201 else { throw failure(response, request, acquiring: true) }
-        guard let location = response.header("location"),
-              let url = URL(string: location.hasPrefix("/") ? base + location : location) else {
+        guard let location = response.header("location"), let url = Self.lockURL(location: location, base: base) else {
             throw RDLMError.unexpectedResponse("201 Created without a Location header", status: 201, request: request.summary)
         }
         var token = response.header("rdlm-fencing-token").flatMap { UInt64($0) }
@@ -127,7 +132,7 @@ public final class RDLMClient: Sendable {
             expiry: receivedAt + lifetime, lifetime: lifetime, mode: mode, title: title)
     }
 
-    /// Releases a lock (or withdraws a waiting request).
+    /// Releases a lock (or withdraws a waiting request). A 204 or 200 answer is success.
     ///
     /// Release is clean-up, so task cancellation does not interrupt it: the request goes
     /// out and is answered within the request timeout even from a cancelled task.
@@ -217,12 +222,24 @@ public final class RDLMClient: Sendable {
     func makeRequest(
         _ method: HTTPRequest.Method, _ url: String, admin: Bool, body: [UInt8]? = nil, timeout: Duration? = nil
     ) -> HTTPRequest {
+        Self.makeRequest(method, url, admin: admin, body: body, timeout: timeout, configuration: configuration)
+    }
+
+    static func makeRequest(
+        _ method: HTTPRequest.Method, _ url: String, admin: Bool, body: [UInt8]? = nil, timeout: Duration? = nil,
+        configuration: Configuration
+    ) -> HTTPRequest {
         var headers = ["Accept: application/json"]
         if body != nil { headers.append("Content-Type: application/json") }
         if admin, let credentials = configuration.adminCredentials { headers.append(credentials.headerLine) }
         return HTTPRequest(
             method: method, url: url, headers: headers, body: body,
             timeout: timeout ?? configuration.requestTimeout, connectTimeout: configuration.connectTimeout)
+    }
+
+    /// The lock URL of a grant's `Location`: absolute, or a path below the base URL.
+    static func lockURL(location: String, base: String) -> URL? {
+        URL(string: location.hasPrefix("/") ? base + location : location)
     }
 
     func failure(_ response: HTTPResponse, _ request: HTTPRequest, acquiring: Bool = false) -> RDLMError {

@@ -85,9 +85,13 @@ public struct RDLMError: Error, Equatable, CustomStringConvertible, Sendable {
     public static let waitTimeout = RDLMError(.waitTimeout)
     /// The waiting request was deleted by an administrator before it was granted (HTTP 409).
     public static let deleted = RDLMError(.deleted)
-    /// The lock or resource does not exist (HTTP 404): released, expired, or deleted.
+    /// The lock or resource does not exist (HTTP 404): released, expired, or deleted. A
+    /// release (`DELETE` of a lock URL) answered 404 throws this: the lock is gone. A 404 to
+    /// an acquire is ``badRequest`` instead.
     public static let notFound = RDLMError(.notFound)
     /// The server refused the request as malformed (HTTP 400 or 413); `message` says why.
+    /// Also a 404 to an acquire (`POST /locks/{resource}`): the server did not accept the
+    /// resource name, which is the caller's mistake and not a missing lock.
     public static let badRequest = RDLMError(.badRequest)
     /// An admin request lacked valid credentials (HTTP 401).
     public static let unauthorized = RDLMError(.unauthorized)
@@ -130,13 +134,19 @@ public struct RDLMError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 
     /// The error for a non-success HTTP status. `acquiring` tells a 409 apart: for an
-    /// acquire it means the waiter was deleted; elsewhere it is unexpected.
+    /// acquire it means the waiter was deleted; elsewhere it is unexpected. It tells a 404
+    /// apart too: an acquire names no existing lock, so a 404 there means the server's
+    /// routing refused the resource name; the same rule holds in every rdlm client.
     static func status(_ status: Int, message: String?, request: String, acquiring: Bool) -> RDLMError {
         let code: Code
+        var message = message
         switch status {
         case 400, 413: code = .badRequest
         case 401: code = .unauthorized
         case 403: code = .forbidden
+        case 404 where acquiring:
+            code = .badRequest
+            message = "the server did not accept the resource name" + (message.map { " (\($0))" } ?? "")
         case 404: code = .notFound
         case 408: code = .waitTimeout
         case 409 where acquiring: code = .deleted

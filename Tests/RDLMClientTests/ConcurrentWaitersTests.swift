@@ -58,7 +58,7 @@ extension ClientTests {
             }
         }
 
-        @Test("many short cycles from many tasks reuse connections and all succeed")
+        @Test("many short cycles from many tasks all succeed and leave no lock behind")
         func manyCycles() async throws {
             try await withDaemonAndClient { client in
                 try await withThrowingTaskGroup(of: Void.self) { group in

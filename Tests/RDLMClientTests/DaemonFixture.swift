@@ -66,9 +66,15 @@ func closedPortURL() async throws -> URL {
 /// A TCP port that accepts connections (in the kernel's backlog) but never answers: the
 /// listening socket is open until `body` returns.
 func withSilentPort<Result>(_ body: (URL) async throws -> Result) async throws -> Result {
+    let (listener, port) = try listenOnFreePort()
+    defer { close(listener) }
+    return try await body(URL(string: "http://127.0.0.1:\(port)")!)
+}
+
+/// A listening socket on a free port of 127.0.0.1, and that port.
+func listenOnFreePort() throws -> (socket: Int32, port: UInt16) {
     let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard listener >= 0 else { throw TestFailure("socket() failed") }
-    defer { close(listener) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -78,8 +84,11 @@ func withSilentPort<Result>(_ body: (URL) async throws -> Result) async throws -
             bind(listener, address, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, address, &length) == 0
         }
     }
-    guard bound else { throw TestFailure("cannot listen on a free port") }
-    return try await body(URL(string: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))")!)
+    guard bound else {
+        close(listener)
+        throw TestFailure("cannot listen on a free port")
+    }
+    return (listener, UInt16(bigEndian: address.sin_port))
 }
 
 /// Polls `condition` until it holds, failing after `timeout` (generous: the machine may be
@@ -92,6 +101,12 @@ func waitUntil(
         guard ContinuousClock.now < deadline else { throw TestFailure("timed out waiting until \(what)") }
         try await Task.sleep(for: .milliseconds(10))
     }
+}
+
+/// The name of the thread this runs on, as the kernel knows it (Linux).
+func currentThreadName() -> String {
+    let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+    return name.trimmingCharacters(in: .newlines)
 }
 
 extension RDLMClient {

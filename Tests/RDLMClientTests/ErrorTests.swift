@@ -51,6 +51,35 @@ extension ClientTests {
             }
         }
 
+        @Test("a 404 to an acquire is badRequest: the server did not accept the resource name")
+        func acquireAnswered404() async throws {
+            let server = try ScriptedServer { $0.answer("404 Not Found") }
+            defer { server.stop() }
+            let client = try RDLMClient(configuration: .init(baseURL: server.url))
+            let error = await #expect(throws: RDLMError.self) { try await client.acquire("unheardof") }
+            #expect(error == .badRequest)
+            #expect(error?.status == 404)
+            #expect(error?.message?.hasPrefix("the server did not accept the resource name") == true)
+            await client.shutdown()
+        }
+
+        @Test("a release answered 204 or 200 succeeds; one answered 404 is notFound")
+        func releaseOutcomes() async throws {
+            try await withDaemonAndClient { client in
+                let lock = try await client.acquire("released")
+                try await client.release(lock)  // rdlmd answers 204
+                let error = await #expect(throws: RDLMError.self) { try await client.release(lock) }
+                #expect(error == .notFound)
+                #expect(error?.status == 404)
+            }
+            let server = try ScriptedServer { $0.answer("200 OK") }
+            defer { server.stop() }
+            let client = try RDLMClient(configuration: .init(baseURL: server.url))
+            try await client.release(at: server.url.appending(path: "locks/old/0123456789abcdef0123456789abcdef"))
+            #expect(server.requests == ["DELETE /locks/old/0123456789abcdef0123456789abcdef HTTP/1.1"])
+            await client.shutdown()
+        }
+
         @Test("admin requests without credentials are unauthorized; with them they work")
         func unauthorized() async throws {
             let admins = AdminAuthentication.basic(credentials: ["admin:s3cret"])

@@ -59,10 +59,13 @@ extension ClientTests {
             try await withDaemonAndClient { client in
                 let owned = try await client.acquireOwned("detached", lifetime: .seconds(60))
                 let lock = owned.detach()
-                // Give a (wrong) release from deinit every chance to arrive first.
-                try await Task.sleep(for: .milliseconds(200))
-                #expect(try await client.isGone(lock.url) == false)
-                try await client.release(lock)
+                // A release from deinit would be a request nobody awaits, and shutdown
+                // returns only once those are answered (within its grace period).
+                await client.shutdown()
+                let checker = try RDLMClient(configuration: client.configuration)
+                #expect(try await checker.isGone(lock.url) == false)
+                try await checker.release(lock)
+                await checker.shutdown()
             }
         }
     }

@@ -37,28 +37,77 @@ extension ClientTests {
             }
         }
 
-        @Test("tasks that prefer the client's curl thread acquire, hold and release locks")
+        @Test("tasks that prefer the client's curl thread run there, and acquire, hold and release locks")
         func tasksOnTheCurlThread() async throws {
             try await withDaemonAndClient { client in
-                let tokens = try await withThrowingTaskGroup(of: UInt64.self) { group in
+                #expect(currentThreadName() != CurlTransport.threadName)
+                let runs = try await withThrowingTaskGroup(of: CurlThreadRun.self) { group in
                     for worker in 0..<4 {
                         group.addTask(executorPreference: client.taskExecutor) {
-                            var last: UInt64 = 0
+                            var run = CurlThreadRun()
                             for _ in 0..<25 {
+                                run.threads.insert(currentThreadName())
                                 let lock = try await client.acquire("onthread\(worker)", lifetime: .seconds(10))
-                                last = lock.fencingToken ?? 0
+                                run.threads.insert(currentThreadName())
+                                run.tokens.append(try #require(lock.fencingToken))
                                 try await client.release(lock)
                             }
-                            let lastToken = last
-                            return try await client.withLock("onthread", lifetime: .milliseconds(600)) { lock in
+                            let (token, thread) = try await client.withLock("onthread", lifetime: .milliseconds(600)) { lock in
+                                // Holds the lock a while, so the other workers queue behind it.
                                 try await Task.sleep(for: .milliseconds(400))
-                                return max(lastToken, lock.fencingToken ?? 0)
+                                return (try #require(lock.fencingToken), currentThreadName())
                             }
+                            run.sharedToken = token
+                            run.threads.insert(thread)
+                            run.threads.insert(currentThreadName())
+                            return run
                         }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
-                #expect(tokens.count == 4)
+                #expect(runs.count == 4)
+                for run in runs {
+                    #expect(run.threads == [CurlTransport.threadName])
+                    #expect(run.tokens.count == 25)
+                    #expect(zip(run.tokens, run.tokens.dropFirst()).allSatisfy { $0 < $1 })
+                }
+                #expect(Set(runs.map(\.sharedToken)).count == 4)
+                #expect(try await client.resources().isEmpty)
+            }
+        }
+
+        /// What one worker on the curl thread saw.
+        struct CurlThreadRun: Sendable {
+            var threads: Set<String> = []
+            var tokens: [UInt64] = []
+            var sharedToken: UInt64 = 0
+        }
+
+        @Test("concurrent acquire and release cycles open at most one connection per task")
+        func concurrentCyclesReuseConnections() async throws {
+            let workers = 10
+            try await withDaemonAndClient { client in
+                let opened = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for worker in 0..<workers {
+                        group.addTask {
+                            var opened = 0
+                            for _ in 0..<30 {
+                                let body = RequestBody.acquire(title: "reuse", lifetime: .seconds(10), wait: .seconds(30), mode: .exclusive)
+                                let grant = try await client.transport.execute(
+                                    client.makeRequest(.post, client.base + "/locks/reuse\(worker)", admin: false, body: body))
+                                #expect(grant.status == 201)
+                                let location = try #require(grant.header("location"))
+                                let release = try await client.transport.execute(client.makeRequest(.delete, location, admin: false))
+                                #expect(release.status == 204)
+                                opened += grant.connectionsOpened + release.connectionsOpened
+                            }
+                            return opened
+                        }
+                    }
+                    return try await group.reduce(0, +)
+                }
+                // 600 requests; never more than `workers` of them in flight at once.
+                #expect(opened >= 1 && opened <= workers)
                 #expect(try await client.resources().isEmpty)
             }
         }

@@ -12,6 +12,8 @@ final class ActiveTransfer {
     let request: HTTPRequest
     let pending: PendingResponse?
     let easy: UnsafeMutableRawPointer
+    /// The status of the latest header block, 0 until a status line arrived.
+    private(set) var status = 0
     private(set) var headers: [String: String] = [:]
     private(set) var body: [UInt8] = []
     private var headerList: UnsafeMutablePointer<curl_slist>?
@@ -99,12 +101,20 @@ final class ActiveTransfer {
         return detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
     }
 
+    /// The `Location` of a grant, once a 201's headers with one arrived, even if the rest
+    /// of the answer never does: the server holds that lock from then on.
+    var grantLocation: String? {
+        guard status == 201, let location = headers["location"], !location.isEmpty else { return nil }
+        return location
+    }
+
     /// One header line, `Name: value\r\n`. A status line starts a new header block (after
     /// an interim `100 Continue`, only the final block counts). Parsed as ASCII bytes: this
     /// runs for every header of every answer, on the curl thread.
     private func receiveHeaderLine(_ line: UnsafeRawBufferPointer) {
         if line.starts(with: "HTTP/".utf8) {
             headers = [:]
+            status = Self.statusCode(ofStatusLine: line)
             return
         }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
@@ -114,6 +124,17 @@ final class ActiveTransfer {
         while start < end, Self.isSpace(line[start]) { start += 1 }
         while end > start, Self.isSpace(line[end - 1]) { end -= 1 }
         headers[name] = String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+    }
+
+    /// The three digits after the first space of `HTTP/1.1 201 Created`; 0 if malformed.
+    private static func statusCode(ofStatusLine line: UnsafeRawBufferPointer) -> Int {
+        guard let space = line.firstIndex(of: UInt8(ascii: " ")), line.endIndex - space > 3 else { return 0 }
+        var code = 0
+        for byte in line[(space + 1)...(space + 3)] {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return 0 }
+            code = code * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return code
     }
 
     private static func lowercasedASCII(_ byte: UInt8) -> UInt8 {

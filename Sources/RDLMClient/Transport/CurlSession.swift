@@ -4,14 +4,17 @@ import CCurl
 /// used and closed on that thread only, so it needs no lock and is not `Sendable`.
 final class CurlSession {
     private let multi: UnsafeMutableRawPointer
+    /// For ids and the requests that release undelivered grants.
+    private let transport: CurlTransport
     private var transfers: [UInt64: ActiveTransfer] = [:]
     private var transfersByHandle: [UnsafeMutableRawPointer: ActiveTransfer] = [:]
     /// Easy handles of finished transfers, reset and ready for the next request.
     private var spareHandles: [UnsafeMutableRawPointer] = []
     private static let maximumSpareHandles = 64
 
-    init(multi: UnsafeMutableRawPointer) {
+    init(multi: UnsafeMutableRawPointer, transport: CurlTransport) {
         self.multi = multi
+        self.transport = transport
     }
 
     var isIdle: Bool { transfers.isEmpty }
@@ -43,10 +46,7 @@ final class CurlSession {
     /// connection, which is how the server learns that a parked waiter left.
     func cancel(_ id: UInt64) {
         guard let active = transfers[id] else { return }
-        curl_multi_remove_handle(multi, active.easy)
-        forget(active)
-        discard(active, reuseHandle: false)
-        active.pending?.resume(with: .failure(CancellationError()))
+        abandon(active, CancellationError())
     }
 
     /// Tells curl that `socket` is ready (`mask`: `CURL_CSELECT_*`), or that its timer is due
@@ -68,17 +68,16 @@ final class CurlSession {
     }
 
     /// Fails every transfer that a task awaits with `clientShutdown`; transfers nobody
-    /// awaits carry on.
+    /// awaits carry on, and so do the releases of grants that had arrived meanwhile.
     func failAwaited() {
         for active in transfers.values where active.pending != nil {
-            curl_multi_remove_handle(multi, active.easy)
-            forget(active)
-            discard(active, reuseHandle: false)
-            active.pending?.resume(with: .failure(RDLMError.clientShutdown(request: active.request.summary)))
+            abandon(active, RDLMError.clientShutdown(request: active.request.summary))
         }
     }
 
-    /// Abandons whatever is still in flight and frees every handle.
+    /// Abandons whatever is still in flight and frees every handle. Only transfers nobody
+    /// awaits are left by now (`failAwaited` came first), and those are releases: no grant
+    /// is lost here, though a release that did not finish in time is.
     func close() {
         for active in transfers.values {
             curl_multi_remove_handle(multi, active.easy)
@@ -106,7 +105,26 @@ final class CurlSession {
                 curlCode: Int(result.rawValue), message: active.errorMessage(for: result), request: active.request.summary))
         }
         discard(active, reuseHandle: result == CURLE_OK)
-        active.pending?.resume(with: outcome)
+        settle(active, outcome)
+    }
+
+    /// Removes an unfinished transfer and fails it with `error`.
+    private func abandon(_ active: ActiveTransfer, _ error: any Error) {
+        curl_multi_remove_handle(multi, active.easy)
+        forget(active)
+        discard(active, reuseHandle: false)
+        settle(active, .failure(error))
+    }
+
+    /// Hands the outcome to the task that awaits it. A grant that does not reach that task
+    /// as a success (the task was cancelled first, or the transfer failed after the 201's
+    /// headers) would hold its lock for nobody until the lease ends: release it now.
+    private func settle(_ active: ActiveTransfer, _ outcome: Result<HTTPResponse, any Error>) {
+        let delivered = active.pending?.resume(with: outcome) ?? false
+        guard let location = active.grantLocation else { return }
+        if delivered, case .success = outcome { return }
+        guard let release = transport.releaseRequest(location) else { return }
+        start(Transfer(id: transport.makeID(), request: release, pending: nil))
     }
 
     private func forget(_ active: ActiveTransfer) {

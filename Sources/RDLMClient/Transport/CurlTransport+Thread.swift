@@ -11,13 +11,14 @@ import Darwin
 extension CurlTransport {
     /// The curl thread: owns the multi handle from creation to clean-up.
     func run(maximumConnections: Int) {
+        nameThisThread()
         guard let multi = curl_multi_init() else { fatalError("RDLMClient: curl_multi_init failed") }
         rdlm_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(1, maximumConnections))
         rdlm_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0)
         rdlm_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0)
         let sockets = CurlSocketWatch(wakeupFD: wakeupRead)
         sockets.install(on: multi)
-        let session = CurlSession(multi: multi)
+        let session = CurlSession(multi: multi, transport: self)
         let executor = asUnownedTaskExecutor()
 
         var stopDeadline: ContinuousClock.Instant?
@@ -76,5 +77,18 @@ extension CurlTransport {
         // Jobs queued before the stop still run, elsewhere.
         for job in jobs { globalConcurrentExecutor.enqueue(job) }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Gives the kernel this thread's name, which debuggers, `top -H` and `perf` show; it
+    /// would otherwise inherit its creator's, such as a dispatch worker's. Foundation's
+    /// `Thread.name` does not reach the kernel on Linux, and `pthread_setname_np` is not
+    /// visible to Swift there.
+    private func nameThisThread() {
+        #if os(Linux)
+        let file = open("/proc/thread-self/comm", O_WRONLY)
+        guard file >= 0 else { return }
+        _ = Self.threadName.withCString { write(file, $0, strlen($0)) }
+        close(file)
+        #endif
     }
 }

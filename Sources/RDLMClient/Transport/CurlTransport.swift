@@ -51,9 +51,14 @@ final class CurlTransport: Sendable {
     /// How long a stopping transport keeps going for requests nobody awaits (releases sent
     /// from a `deinit`) before it abandons them.
     static let stopGracePeriod = Duration.seconds(1)
+    /// The curl thread's name, as debuggers and `top -H` show it (at most 15 bytes on Linux).
+    static let threadName = "RDLMClient curl"
 
     let inbox = Mutex(Inbox())
     private let lastID = Atomic<UInt64>(0)
+    /// The `DELETE` that releases the lock of a grant's `Location`; nil for a `Location`
+    /// that is no lock URL.
+    let releaseRequest: @Sendable (_ location: String) -> HTTPRequest?
     /// The wake-up pipe. Other threads write its write end only while holding the inbox
     /// mutex and only before stopping began; the curl thread closes both ends after it saw
     /// the stop, so a write never meets a closed (or reused) descriptor.
@@ -61,9 +66,12 @@ final class CurlTransport: Sendable {
     let wakeupWrite: Int32
 
     /// Starts the curl thread.
-    /// - Parameter maximumConnections: how many connections the cache keeps open
-    ///   (`CURLMOPT_MAXCONNECTS`); connections per host are not limited.
-    init(maximumConnections: Int) throws(RDLMError) {
+    /// - Parameters:
+    ///   - maximumConnections: how many connections the cache keeps open
+    ///     (`CURLMOPT_MAXCONNECTS`); connections per host are not limited.
+    ///   - releaseRequest: the release of a grant that did not reach its caller.
+    init(maximumConnections: Int, releaseRequest: @escaping @Sendable (_ location: String) -> HTTPRequest?) throws(RDLMError) {
+        self.releaseRequest = releaseRequest
         guard CurlLibrary.isInitialized else {
             throw .transport(curlCode: Int(CURLE_FAILED_INIT.rawValue), message: "curl_global_init failed", request: "starting the client")
         }
@@ -79,7 +87,6 @@ final class CurlTransport: Sendable {
         wakeupRead = ends[0]
         wakeupWrite = ends[1]
         let thread = Thread { [self] in run(maximumConnections: maximumConnections) }
-        thread.name = "RDLMClient curl"
         thread.start()
     }
 
@@ -89,10 +96,14 @@ final class CurlTransport: Sendable {
     ///
     /// - Parameter cancellable: false for clean-up requests (releases) that must go out
     ///   even from a cancelled task.
+    ///
+    /// A grant (201 with a `Location`) that cannot be delivered, because the task was
+    /// cancelled first, the transfer broke after the headers, or the client is shutting
+    /// down, is released at once without waiting, like ``OwnedLock``'s `deinit` does.
     func execute(_ request: HTTPRequest, cancellable: Bool = true) async throws -> HTTPResponse {
         if cancellable { try Task.checkCancellation() }
         let pending = PendingResponse()
-        let id = lastID.wrappingAdd(1, ordering: .relaxed).newValue
+        let id = makeID()
         let operation = {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
                 guard pending.install(continuation) else { return }
@@ -114,8 +125,12 @@ final class CurlTransport: Sendable {
     /// stopping and the request was not queued.
     @discardableResult
     func send(_ request: HTTPRequest) -> Bool {
-        let id = lastID.wrappingAdd(1, ordering: .relaxed).newValue
-        return enqueue(.start(Transfer(id: id, request: request, pending: nil)))
+        enqueue(.start(Transfer(id: makeID(), request: request, pending: nil)))
+    }
+
+    /// A transfer id unique within this transport.
+    func makeID() -> UInt64 {
+        lastID.wrappingAdd(1, ordering: .relaxed).newValue
     }
 
     /// Stops the curl thread: awaited requests fail with `clientShutdown`, unawaited ones get

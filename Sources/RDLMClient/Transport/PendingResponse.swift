@@ -47,7 +47,11 @@ final class PendingResponse: Sendable {
     }
 
     /// Delivers the outcome, unless something was delivered already.
-    func resume(with result: Result<HTTPResponse, any Error>) {
+    /// - Returns: whether this outcome reached the awaiting task. False when cancellation
+    ///   (or another outcome) came first: the caller then owns whatever the answer holds,
+    ///   such as a granted lock that must be released.
+    @discardableResult
+    func resume(with result: Result<HTTPResponse, any Error>) -> Bool {
         let continuation = state.withLock { state -> CheckedContinuation<HTTPResponse, any Error>? in
             switch state {
             case .waiting(let continuation):
@@ -61,6 +65,8 @@ final class PendingResponse: Sendable {
                 return nil
             }
         }
-        continuation?.resume(with: result)
+        guard let continuation else { return false }
+        continuation.resume(with: result)
+        return true
     }
 }
