@@ -87,6 +87,7 @@ let package = Package(
             name: "rdlm",
             dependencies: [
                 "RDLMClient",
+                "RDLMWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]

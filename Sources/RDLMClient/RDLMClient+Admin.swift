@@ -8,7 +8,7 @@ extension RDLMClient {
     public func resources() async throws -> [String] {
         let request = makeRequest(.get, base + "/resources", admin: true)
         let response = try await transport.execute(request)
-        guard response.status == 200 else { throw failure(response, request) }
+        try check(response, request, .admin)
         let document = try ResponseBody.decode(ResourcesDocument.self, from: response, request: request)
         return (document.embedded?.resources ?? []).map(\.name)
     }
@@ -20,7 +20,7 @@ extension RDLMClient {
         try Self.validate(resource: resource)
         let request = makeRequest(.get, base + "/resources/" + resource, admin: true)
         let response = try await transport.execute(request)
-        guard response.status == 200 else { throw failure(response, request) }
+        try check(response, request, .admin)
         let document = try ResponseBody.decode(ResourceDocument.self, from: response, request: request)
         return (document.embedded?.locks ?? []).compactMap { lock in
             lock.details(resource: resource, baseURL: base, fallbackURL: URL(string: "\(base)/locks/\(resource)/\(lock.uid)"))
@@ -35,13 +35,13 @@ extension RDLMClient {
         try Self.validate(resource: resource)
         let request = makeRequest(.delete, base + "/resources/" + resource, admin: true)
         let response = try await transport.execute(request)
-        guard response.status == 204 || response.status == 200 else { throw failure(response, request) }
+        try check(response, request, .admin)
     }
 
     /// Deletes every lock on every resource; waiters are answered ``RDLMError/deleted``.
     public func deleteAll() async throws {
         let request = makeRequest(.delete, base + "/resources", admin: true)
         let response = try await transport.execute(request)
-        guard response.status == 204 || response.status == 200 else { throw failure(response, request) }
+        try check(response, request, .admin)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RDLMWire
 
 /// A client of `rdlmd`, the RESTful distributed lock manager.
 ///
@@ -119,7 +120,7 @@ public final class RDLMClient: Sendable {
             timeout: wait + configuration.requestTimeout)
         let response = try await transport.execute(request)
         let receivedAt = ContinuousClock.now
-        guard response.status == 201 else { throw failure(response, request, acquiring: true) }
+        try check(response, request, .acquire)
         guard let location = response.header("location"), let url = Self.lockURL(location: location, base: base) else {
             throw RDLMError.unexpectedResponse("201 Created without a Location header", status: 201, request: request.summary)
         }
@@ -151,7 +152,7 @@ public final class RDLMClient: Sendable {
     public func release(at url: URL) async throws {
         let request = makeRequest(.delete, url.absoluteString, admin: false)
         let response = try await transport.execute(request, cancellable: false)
-        guard response.status == 204 || response.status == 200 else { throw failure(response, request) }
+        try check(response, request, .release)
     }
 
     /// Renews a held lock's lease: it now expires `lifetime` from now. A lock that is gone
@@ -170,7 +171,7 @@ public final class RDLMClient: Sendable {
         let request = makeRequest(.patch, lock.url.absoluteString, admin: false, body: RequestBody.refresh(lifetime: lifetime), timeout: timeout)
         let sentAt = ContinuousClock.now
         let response = try await transport.execute(request)
-        guard response.status == 200 else { throw failure(response, request) }
+        try check(response, request, .refresh)
         // Measured from the request, not the answer: the server restarted the lease in
         // between, so this errs early.
         return lock.renewed(lifetime: lifetime, expiry: sentAt + lifetime)
@@ -186,7 +187,7 @@ public final class RDLMClient: Sendable {
     public func refresh(at url: URL, lifetime: Duration? = nil) async throws -> LockDetails {
         let request = makeRequest(.patch, url.absoluteString, admin: false, body: lifetime.map(RequestBody.refresh(lifetime:)))
         let response = try await transport.execute(request)
-        guard response.status == 200 else { throw failure(response, request) }
+        try check(response, request, .refresh)
         return try details(of: response, request: request, url: url)
     }
 
@@ -196,7 +197,7 @@ public final class RDLMClient: Sendable {
     public func lock(at url: URL) async throws -> LockDetails {
         let request = makeRequest(.get, url.absoluteString, admin: false)
         let response = try await transport.execute(request)
-        guard response.status == 200 else { throw failure(response, request) }
+        try check(response, request, .show)
         return try details(of: response, request: request, url: url)
     }
 
@@ -242,18 +243,15 @@ public final class RDLMClient: Sendable {
         URL(string: location.hasPrefix("/") ? base + location : location)
     }
 
-    func failure(_ response: HTTPResponse, _ request: HTTPRequest, acquiring: Bool = false) -> RDLMError {
-        .status(response.status, message: ResponseBody.errorMessage(of: response), request: request.summary, acquiring: acquiring)
+    /// Throws the error an answer means, unless it is a success for `kind`.
+    func check(_ response: HTTPResponse, _ request: HTTPRequest, _ kind: StatusMeaning.Request) throws(RDLMError) {
+        guard StatusMeaning(status: response.status, of: kind) != .success else { return }
+        throw .status(response.status, message: ResponseBody.errorMessage(of: response), request: request.summary, kind: kind)
     }
 
     /// Resource names are `[a-zA-Z0-9]+` on the wire: refuse others here, with a clearer
     /// message than the server's 404.
     static func validate(resource: String) throws(RDLMError) {
-        guard !resource.isEmpty, resource.utf8.allSatisfy({ byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-        }) else {
-            throw .badRequest("invalid resource name '\(resource)': use one or more ASCII letters and digits")
-        }
+        guard ResourceName.isValid(resource) else { throw .badRequest(ResourceName.invalidMessage(resource)) }
     }
 }

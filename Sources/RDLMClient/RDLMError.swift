@@ -1,3 +1,4 @@
+import RDLMWire
 /// Everything that can go wrong talking to `rdlmd`, as one type.
 ///
 /// Compare with the static members to tell the kinds apart; the details (the server's
@@ -133,25 +134,25 @@ public struct RDLMError: Error, Equatable, CustomStringConvertible, Sendable {
         RDLMError(.clientShutdown, request: request)
     }
 
-    /// The error for a non-success HTTP status. `acquiring` tells a 409 apart: for an
-    /// acquire it means the waiter was deleted; elsewhere it is unexpected. It tells a 404
-    /// apart too: an acquire names no existing lock, so a 404 there means the server's
-    /// routing refused the resource name; the same rule holds in every rdlm client.
-    static func status(_ status: Int, message: String?, request: String, acquiring: Bool) -> RDLMError {
+    /// The error for an answer that is not a success, read by the one table of what each
+    /// status means for each request (`StatusMeaning`, shared with the server's module).
+    static func status(_ status: Int, message: String?, request: String, kind: StatusMeaning.Request) -> RDLMError {
         let code: Code
         var message = message
-        switch status {
-        case 400, 413: code = .badRequest
-        case 401: code = .unauthorized
-        case 403: code = .forbidden
-        case 404 where acquiring:
+        switch StatusMeaning(status: status, of: kind) {
+        case .badRequest:
             code = .badRequest
-            message = "the server did not accept the resource name" + (message.map { " (\($0))" } ?? "")
-        case 404: code = .notFound
-        case 408: code = .waitTimeout
-        case 409 where acquiring: code = .deleted
-        case 500...599: code = .serverError
-        default: code = .unexpectedResponse
+            if status == 404 {
+                message = "the server did not accept the resource name" + (message.map { " (\($0))" } ?? "")
+            }
+        case .unauthorized: code = .unauthorized
+        case .forbidden: code = .forbidden
+        case .notFound: code = .notFound
+        case .waitTimedOut: code = .waitTimeout
+        case .deleted: code = .deleted
+        // A per-client limit is the server declining to serve more, as a full table is.
+        case .serverError, .tooManyRequests: code = .serverError
+        case .success, .notActive, .unexpected: code = .unexpectedResponse
         }
         return RDLMError(code, message: message, status: status, request: request)
     }

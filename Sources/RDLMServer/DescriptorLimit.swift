@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// The process's limit on open descriptors (RLIMIT_NOFILE): every connection takes one.
 public enum DescriptorLimit {
     /// Descriptors kept for everything but client connections: standard streams, the

@@ -1,12 +1,6 @@
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The command `rdlm exec` runs: spawned directly with `posix_spawnp` (no shell), waited
 /// for on a thread of its own, and signalled only while it has not been reaped, so that a
 /// signal never reaches another process that reused its pid.

@@ -2,12 +2,6 @@ import ArgumentParser
 import Foundation
 import RDLMClient
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// `rdlm exec RESOURCE -- COMMAND ARGS...`: runs a command while holding a lock, like
 /// `flock(1)`, `etcdctl lock` and `consul lock`, with the lease kept alive for as long as
 /// the command runs.

@@ -1,12 +1,6 @@
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The state `rdlm exec`'s signal handler and its lock-holding task share: waiting for
 /// the lock, running the command, or done.
 final class ExecSession: Sendable {

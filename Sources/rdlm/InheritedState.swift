@@ -1,12 +1,6 @@
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What `rdlm` got from its caller, recorded at start-up before anything changes it, so
 /// that `rdlm exec` hands its command the same: the signal mask, the signals the caller
 /// left at their default action, and the open file descriptors.

@@ -1,12 +1,6 @@
 import Foundation
 import RDLMClient
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A lock as `rdlm` prints it with `--json`: the server's field names (snake case), plus
 /// the lock's absolute URL and resource. Fields a lock does not have are left out.
 /// RDLMClient parses the server's document into its public `LockDetails`, which is not

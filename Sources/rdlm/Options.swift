@@ -1,4 +1,5 @@
 import ArgumentParser
+import RDLMWire
 import Foundation
 import RDLMClient
 
@@ -106,27 +107,22 @@ enum Seconds {
         }
     }
 
+    /// Kept to the microsecond, as the wire keeps it.
     static func duration(_ value: Double) -> Duration {
-        .microseconds(Int64((value * 1_000_000).rounded()))
+        WireSeconds.duration(seconds: value)
     }
 
-    /// `300 s`, `0.25 s`.
+    /// `300 s`, `0.25 s`: the wire's number of seconds, with its unit.
     static func text(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        if attoseconds == 0 { return "\(seconds) s" }
-        return String(format: "%g s", Double(seconds) + Double(attoseconds) / 1e18)
+        WireSeconds.format(duration) + " s"
     }
 }
 
 /// A resource name given on the command line: `[a-zA-Z0-9]+`, as on the wire.
 enum ResourceName {
     static func validate(_ name: String) throws {
-        let isAlphanumeric = { (byte: UInt8) in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-        }
-        guard !name.isEmpty, name.utf8.allSatisfy(isAlphanumeric) else {
-            throw ValidationError("invalid resource name '\(name)': use one or more ASCII letters and digits")
+        guard RDLMWire.ResourceName.isValid(name) else {
+            throw ValidationError(RDLMWire.ResourceName.invalidMessage(name))
         }
     }
 }

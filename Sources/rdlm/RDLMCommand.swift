@@ -2,12 +2,6 @@ import ArgumentParser
 import Foundation
 import RDLMClient
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// `rdlm`: the command-line client of `rdlmd`.
 struct RDLMCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,11 +1,5 @@
 import Dispatch
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Signals delivered as events on a queue, through DispatchSource: the process-wide action
 /// is set to ignore first (as DispatchSource requires), and nothing runs in a signal
 /// handler.

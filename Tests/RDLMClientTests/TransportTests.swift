@@ -134,7 +134,7 @@ extension ClientTests {
                 == #"{"title": "a \"b\"\\\n\u0001é", "lifetime": 0.25, "wait": 20, "mode": "shared"}"#)
             let exclusive = RequestBody.acquire(title: "t", lifetime: .seconds(300), wait: .zero, mode: .exclusive)
             #expect(String(decoding: exclusive, as: UTF8.self) == #"{"title": "t", "lifetime": 300, "wait": 0}"#)
-            #expect(RequestBody.number(.microseconds(1_500_001)) == "1.500001")
+            #expect(String(decoding: RequestBody.refresh(lifetime: .microseconds(1_500_001)), as: UTF8.self) == #"{"lifetime": 1.500001}"#)
         }
 
         @Test("server timestamps parse with or without a zone designator")

@@ -91,8 +91,6 @@ def test_release_answered_200_succeeds_and_404_means_gone(rdlm, answering):
     assert "not found" in line, line
 
 
-@pytest.mark.xfail(strict=True, reason="RDLMClient still reports a 404 on acquire as notFound (104); "
-                   "once it reports badRequest, as decided in issue 11, remove this marker")
 def test_acquire_answered_404_exits_103_naming_the_resource(rdlm, answering):
     line = one_line_error(rdlm.run("acquire", "fake", "--server", answering(404), "--wait", "0"), EX_USAGE)
     assert "'fake'" in line, line

@@ -1,4 +1,5 @@
 import RDLMCore
+import RDLMWire
 
 /// Turns request bodies into core requests, checking every field against the limits.
 struct LockRequestDecoder {
@@ -63,14 +64,13 @@ struct LockRequestDecoder {
         guard allowZero ? number >= 0 : number > 0 else {
             throw HTTPError(.badRequest, "field '\(name)' must be \(allowZero ? "zero or more" : "more than zero") seconds")
         }
-        // Whole microseconds: finer than any timer, and free of binary-fraction noise.
-        let microseconds = Int64((number * 1_000_000).rounded())
+        let duration = WireSeconds.duration(seconds: number)
         // A lifetime such as 1e-7 is "more than zero" yet would expire before anyone could
         // use the lock; a wait that rounds to zero is simply a try-lock.
-        guard allowZero || microseconds > 0 else {
+        guard allowZero || duration > .zero else {
             throw HTTPError(.badRequest, "field '\(name)' must be at least 1 µs (0.000001 seconds)")
         }
-        return .microseconds(microseconds)
+        return duration
     }
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {

@@ -1,3 +1,5 @@
+import RDLMWire
+
 /// Builds compact JSON text. Only what the API emits: objects written field by field.
 struct JSONWriter {
     private(set) var text = ""
@@ -63,9 +65,7 @@ struct JSONWriter {
     }
 
     static func seconds(_ value: Duration) -> String {
-        let (seconds, attoseconds) = value.components
-        if attoseconds == 0 { return String(seconds) }
-        return String(Double(seconds) + Double(attoseconds) / 1e18)
+        WireSeconds.format(value)
     }
 
     private mutating func prefix(_ key: String?) {
@@ -80,20 +80,6 @@ struct JSONWriter {
     }
 
     static func appendQuoted(_ value: String, to text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: text.unicodeScalars.append(scalar)
-            }
-        }
-        text += "\""
+        JSONString.append(value, to: &text)
     }
 }

@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A storage error, with the file and what failed, for logs and start-up messages.
 public struct StorageError: Error, CustomStringConvertible {
     public var description: String

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import RDLMCore
 
 /// `snapshot-G` while it is written. Every descriptor it needs (the temporary file and the
