@@ -129,7 +129,7 @@ public final class RDLMClient: Sendable {
             token = (try? JSONDecoder().decode(LockDocument.self, from: Data(response.body)))?.fencingToken
         }
         return Lock(
-            url: url, resource: resource, uid: url.lastPathComponent, fencingToken: token,
+            url: url, resource: resource, uid: Self.lastPathComponent(of: location), fencingToken: token,
             expiry: receivedAt + lifetime, lifetime: lifetime, mode: mode, title: title)
     }
 
@@ -236,6 +236,13 @@ public final class RDLMClient: Sendable {
         return HTTPRequest(
             method: method, url: url, headers: headers, body: body,
             timeout: timeout ?? configuration.requestTimeout, connectTimeout: configuration.connectTimeout)
+    }
+
+    /// The text after the last `/` of a lock URL: its uid. On the text, since `URL`'s
+    /// `lastPathComponent` costs a path parse for every grant.
+    static func lastPathComponent(of location: String) -> String {
+        let path = location.utf8.last == UInt8(ascii: "/") ? location.dropLast() : location[...]
+        return String(path[(path.lastIndex(of: "/").map(path.index(after:)) ?? path.startIndex)...])
     }
 
     /// The lock URL of a grant's `Location`: absolute, or a path below the base URL.

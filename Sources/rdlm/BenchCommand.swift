@@ -96,7 +96,10 @@ struct BenchCommand: AsyncParsableCommand {
         let total = await withTaskGroup(of: BenchRecord?.self) { group in
             for connection in 0..<connections {
                 let resource = resource(for: connection)
-                group.addTask {
+                // On the client's curl thread, each answer resumes its connection's loop
+                // where it was read and the next request is queued without a wake-up: no
+                // thread switch per request (see RDLMClient.taskExecutor).
+                group.addTask(executorPreference: client.taskExecutor) {
                     var record = BenchRecord()
                     while ContinuousClock.now < deadline, !progress.isStopped {
                         await record.cycle(client, resource: resource, lifetime: lifetime, wait: wait, progress: progress)

@@ -118,7 +118,10 @@ final class ActiveTransfer {
             return
         }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
-        let name = String(decoding: line[..<colon].lazy.map(Self.lowercasedASCII), as: UTF8.self)
+        let name = String(unsafeUninitializedCapacity: colon) { name in
+            for index in 0..<colon { name[index] = Self.lowercasedASCII(line[index]) }
+            return colon
+        }
         var start = colon + 1
         var end = line.endIndex
         while start < end, Self.isSpace(line[start]) { start += 1 }
