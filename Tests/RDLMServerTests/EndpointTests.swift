@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import RDLMCore
+import Synchronization
 import Testing
 @testable import RDLMServer
 
@@ -78,6 +79,23 @@ struct EndpointTests {
         #expect(PublicURL.normalized(text) == nil)
     }
 
+    @Test("failed admin logins are logged, at most one line per ten seconds")
+    func failedLoginsLogged() {
+        let lines = CapturedLines()
+        let logger = Logger(label: "test") { _ in CapturingHandler(lines: lines) }
+        var configuration = ServerConfiguration()
+        configuration.adminAuthentication = .basic(credentials: ["admin:secret"])
+        let admission = Admission(configuration: configuration, logger: logger)
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/resources")
+        head.headers.add(name: "Host", value: "x")
+        head.headers.add(name: "Authorization", value: "Basic YWRtaW46d3Jvbmc=")
+        for _ in 0..<100 {
+            #expect(throws: HTTPError.self) { try admission.admit(head) }
+        }
+        #expect(lines.value.count == 1)
+        #expect(lines.value.first?.contains("failed admin login: wrong admin credentials") == true)
+    }
+
     @Test("a backend that cannot decide is answered 503 with its reason, on every endpoint")
     func unavailableBackend() {
         let loop = EmbeddedEventLoop()
@@ -114,4 +132,26 @@ private struct UndecidedService: LockService {
     func deleteResource(_ resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> { undecided(eventLoop) }
     func deleteAll(eventLoop: any EventLoop) -> EventLoopFuture<Void> { undecided(eventLoop) }
     func shutdown() {}
+}
+
+final class CapturedLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    var value: [String] { lines.withLock { $0 } }
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+}
+
+/// Keeps every line logged through it, for tests about logging.
+struct CapturingHandler: LogHandler {
+    let lines: CapturedLines
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        lines.append("\(message)")
+    }
 }

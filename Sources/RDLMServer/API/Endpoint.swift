@@ -1,5 +1,7 @@
+import Logging
 import NIOHTTP1
 import RDLMCore
+import Synchronization
 
 /// Every request the daemon answers, once its path and method are known. The switch over
 /// it in `LockAPI` is exhaustive, so a new endpoint cannot be forgotten there.
@@ -63,8 +65,17 @@ enum Endpoint: Equatable, Sendable {
 /// Deciding whether a request may proceed, before any lock is touched: the route exists
 /// (404), takes this method (405), names a resource of acceptable length (400), comes with
 /// an acceptable `Host` (400), and is authorised if admin (401/403).
-struct Admission: Sendable {
+final class Admission: Sendable {
     let configuration: ServerConfiguration
+    let logger: Logger
+    /// Failed admin logins are logged, at most one line per interval (with the count
+    /// held back), so a flood of wrong passwords cannot fill the disk.
+    private let failedLogins = Mutex(LogThrottle(interval: .seconds(10)))
+
+    init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
 
     /// A request that passed admission.
     struct Admitted: Equatable {
@@ -93,6 +104,9 @@ struct Admission: Sendable {
             case .forbidden:
                 throw HTTPError(.forbidden, "admin requests are disabled on this server")
             case .unauthorized(let message):
+                if head.headers.contains(name: "authorization"), let held = failedLogins.withLock({ $0.admit() }) {
+                    logger.warning("failed admin login: \(message)", metadata: ["held back since the last line": "\(held)"])
+                }
                 throw HTTPError(.unauthorized, message, headers: [("WWW-Authenticate", "Basic realm=\"rdlm\"")])
             }
         }

@@ -12,7 +12,7 @@ final class RequestContext: Sendable {
 
     init(service: any LockService, configuration: ServerConfiguration, logger: Logger, sweepers: ConnectionSweepers, connections: ConnectionGauge) {
         self.api = LockAPI(service: service, limits: configuration.limits, logger: logger)
-        self.admission = Admission(configuration: configuration)
+        self.admission = Admission(configuration: configuration, logger: logger)
         self.configuration = configuration
         self.logger = logger
         self.sweepers = sweepers
