@@ -27,6 +27,8 @@ let package = Package(
         // JSON strings, what a status means). No dependencies.
         .target(name: "RDLMWire"),
         .testTarget(name: "RDLMWireTests", dependencies: ["RDLMWire"]),
+        // What the server and client tests share: waiting for a condition, never sleeping.
+        .target(name: "RDLMTestSupport", path: "Tests/RDLMTestSupport"),
         // The lock table: pure Swift, no I/O, no clock of its own.
         .target(
             name: "RDLMCore",
@@ -64,6 +66,7 @@ let package = Package(
             name: "RDLMServerTests",
             dependencies: [
                 "RDLMServer",
+                "RDLMTestSupport",
                 "RDLMCore",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -96,6 +99,7 @@ let package = Package(
             name: "RDLMClientTests",
             dependencies: [
                 "RDLMClient",
+                "RDLMTestSupport",
                 "RDLMServer",
                 .product(name: "Logging", package: "swift-log"),
             ]

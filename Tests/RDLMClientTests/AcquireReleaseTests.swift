@@ -1,5 +1,6 @@
 import Foundation
 import RDLMClient
+import RDLMTestSupport
 import Testing
 
 extension ClientTests {
@@ -110,7 +111,7 @@ extension ClientTests {
             try await withDaemonAndClient { client in
                 let held = try await client.acquire("listed", title: "holder")
                 let waiter = Task { try await client.acquire("listed", wait: .seconds(30), title: "waiter") }
-                try await waitUntil("the waiter is queued") { try await client.locks(on: "listed").count == 2 }
+                try await eventually("the waiter is queued") { try await client.locks(on: "listed").count == 2 }
                 let locks = try await client.locks(on: "listed")
                 #expect(locks.map(\.title) == ["holder", "waiter"])
                 #expect(locks.map(\.isActive) == [true, false])

@@ -1,6 +1,7 @@
 import Foundation
 import RDLMClient
 import Synchronization
+import RDLMTestSupport
 import Testing
 
 extension ClientTests {
@@ -37,7 +38,7 @@ extension ClientTests {
                     }
 
                     // All parked at once: the server's listing gives their arrival order.
-                    try await waitUntil("all waiters are queued", timeout: .seconds(60)) {
+                    try await eventually("all waiters are queued", timeout: .seconds(60)) {
                         try await client.locks(on: "fifo").count == waiters + 1
                     }
                     let queue = try await client.locks(on: "fifo")

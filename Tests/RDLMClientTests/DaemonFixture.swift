@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RDLMClient
 import RDLMServer
+import RDLMTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -89,18 +90,6 @@ func listenOnFreePort() throws -> (socket: Int32, port: UInt16) {
         throw TestFailure("cannot listen on a free port")
     }
     return (listener, UInt16(bigEndian: address.sin_port))
-}
-
-/// Polls `condition` until it holds, failing after `timeout` (generous: the machine may be
-/// loaded).
-func waitUntil(
-    _ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw TestFailure("timed out waiting until \(what)") }
-        try await Task.sleep(for: .milliseconds(10))
-    }
 }
 
 /// The name of the thread this runs on, as the kernel knows it (Linux).

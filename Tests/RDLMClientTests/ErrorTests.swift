@@ -1,6 +1,7 @@
 import Foundation
 import RDLMClient
 import RDLMServer
+import RDLMTestSupport
 import Testing
 
 extension ClientTests {
@@ -28,7 +29,7 @@ extension ClientTests {
             try await withDaemonAndClient { client in
                 _ = try await client.acquire("contested")
                 let waiter = Task { try await client.acquire("contested", wait: .seconds(30)) }
-                try await waitUntil("the waiter is queued") { try await client.locks(on: "contested").count == 2 }
+                try await eventually("the waiter is queued") { try await client.locks(on: "contested").count == 2 }
                 try await client.deleteResource("contested")
                 let error = await #expect(throws: RDLMError.self) { try await waiter.value }
                 #expect(error == .deleted)

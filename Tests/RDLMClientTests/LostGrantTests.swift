@@ -1,5 +1,6 @@
 import Foundation
 @testable import RDLMClient
+import RDLMTestSupport
 import Testing
 
 extension ClientTests {
@@ -24,18 +25,18 @@ extension ClientTests {
             defer { server.stop() }
             let client = try RDLMClient(configuration: .init(baseURL: server.url))
             let acquire = Task { try await client.acquire("lost", wait: .seconds(30)) }
-            try await waitUntil("the acquire reached the server") { server.requests.contains { $0.hasPrefix("POST /locks/lost ") } }
+            try await eventually("the acquire reached the server") { server.requests.contains { $0.hasPrefix("POST /locks/lost ") } }
 
             let resume = Gate()
             let parked = try await parkCurlThread(of: client, until: resume)
             acquire.cancel()
             await #expect(throws: CancellationError.self) { try await acquire.value }
             cancelled.open()
-            try await waitUntil("the grant is in the client's socket") { granted.isSet }
+            try await eventually("the grant is in the client's socket") { granted.isSet }
             resume.open()
             await parked.value
 
-            try await waitUntil("the grant is released") { server.requests.contains("DELETE /locks/lost/\(Self.uid) HTTP/1.1") }
+            try await eventually("the grant is released") { server.requests.contains("DELETE /locks/lost/\(Self.uid) HTTP/1.1") }
             await client.shutdown()
         }
 
@@ -49,7 +50,7 @@ extension ClientTests {
             let client = try RDLMClient(configuration: .init(baseURL: server.url))
             let error = await #expect(throws: RDLMError.self) { try await client.acquire("cut") }
             #expect(error == .transport)
-            try await waitUntil("the grant is released") { server.requests.contains("DELETE /locks/cut/\(Self.uid) HTTP/1.1") }
+            try await eventually("the grant is released") { server.requests.contains("DELETE /locks/cut/\(Self.uid) HTTP/1.1") }
             await client.shutdown()
         }
 
@@ -72,20 +73,20 @@ extension ClientTests {
             }
             let client = try RDLMClient(configuration: .init(baseURL: server.url))
             let acquire = Task { try await client.acquire("stopping") }
-            try await waitUntil("the acquire reached the server") { server.requests.contains { $0.hasPrefix("POST /locks/stopping ") } }
+            try await eventually("the acquire reached the server") { server.requests.contains { $0.hasPrefix("POST /locks/stopping ") } }
 
             // The curl thread reads the headers, then sees the stop on its next round.
             let resume = Gate()
             let parked = try await parkCurlThread(of: client, until: resume)
             respond.open()
-            try await waitUntil("the grant's headers are in the client's socket") { granted.isSet }
+            try await eventually("the grant's headers are in the client's socket") { granted.isSet }
             client.transport.stop()
             resume.open()
             await parked.value
             await #expect(throws: RDLMError.clientShutdown) { try await acquire.value }
 
             await client.shutdown()
-            try await waitUntil("the grant is released") { server.requests.contains("DELETE /locks/stopping/\(Self.uid) HTTP/1.1") }
+            try await eventually("the grant is released") { server.requests.contains("DELETE /locks/stopping/\(Self.uid) HTTP/1.1") }
         }
 
         /// A 201's headers and the start of a body that is never finished.
@@ -102,7 +103,7 @@ extension ClientTests {
                 parked.set()
                 resume.pass()
             }
-            try await waitUntil("the curl thread is parked") { parked.isSet }
+            try await eventually("the curl thread is parked") { parked.isSet }
             return job
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import RDLMClient
+import RDLMTestSupport
 import Testing
 
 extension ClientTests {
@@ -24,7 +25,7 @@ extension ClientTests {
         func deinitReleases() async throws {
             try await withDaemonAndClient { client in
                 let url = try await holdAndDrop(client, "raii")
-                try await waitUntil("the deinit's release arrived") { try await client.isGone(url) }
+                try await eventually("the deinit's release arrived") { try await client.isGone(url) }
             }
         }
 
@@ -34,7 +35,7 @@ extension ClientTests {
                 var url: URL?
                 await #expect(throws: Boom.self) { try await holdAndThrow(client, "raii", &url) }
                 let lockURL = try #require(url)
-                try await waitUntil("the deinit's release arrived") { try await client.isGone(lockURL) }
+                try await eventually("the deinit's release arrived") { try await client.isGone(lockURL) }
             }
         }
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import RDLMClient
+import RDLMTestSupport
 import Testing
 
 extension ClientTests {
@@ -27,7 +28,7 @@ extension ClientTests {
                 #expect(warm.status == 200)
                 let held = try await client.acquire("closing")
                 let waiter = Task { try await client.acquire("closing", wait: .seconds(60)) }
-                try await waitUntil("the waiter is queued") { try await client.locks(on: "closing").count == 2 }
+                try await eventually("the waiter is queued") { try await client.locks(on: "closing").count == 2 }
                 waiter.cancel()
                 await #expect(throws: CancellationError.self) { try await waiter.value }
                 try await client.release(held)

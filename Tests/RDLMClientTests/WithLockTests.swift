@@ -1,6 +1,7 @@
 import Foundation
 import RDLMClient
 import Synchronization
+import RDLMTestSupport
 import Testing
 
 extension ClientTests {
@@ -61,12 +62,12 @@ extension ClientTests {
             try await withDaemonAndClient { client in
                 let held = try await client.acquire("queue")
                 let waiter = Task { try await client.acquire("queue", wait: .seconds(60)) }
-                try await waitUntil("the waiter is queued") { try await client.locks(on: "queue").count == 2 }
+                try await eventually("the waiter is queued") { try await client.locks(on: "queue").count == 2 }
                 let cancelled = ContinuousClock.now
                 waiter.cancel()
                 await #expect(throws: CancellationError.self) { try await waiter.value }
                 #expect(ContinuousClock.now - cancelled < .seconds(5))
-                try await waitUntil("the server dropped the waiter") { try await client.locks(on: "queue").count == 1 }
+                try await eventually("the server dropped the waiter") { try await client.locks(on: "queue").count == 1 }
                 try await client.release(held)
                 #expect(try await client.resources().isEmpty)
             }
@@ -146,7 +147,7 @@ extension ClientTests {
             try await withDaemonAndClient { client in
                 await #expect(throws: RDLMError.lockLost) {
                     try await client.withLock("short", lifetime: .milliseconds(200), keepAlive: false) { lock in
-                        try await waitUntil("the lease ran out") { try await client.isGone(lock.url) }
+                        try await eventually("the lease ran out") { try await client.isGone(lock.url) }
                     }
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import RDLMTestSupport
 import Testing
 @testable import RDLMServer
 

@@ -1,4 +1,5 @@
 import NIOCore
+import RDLMTestSupport
 import Testing
 @testable import RDLMServer
 

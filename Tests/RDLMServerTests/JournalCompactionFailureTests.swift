@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import RDLMTestSupport
 import Testing
 @testable import RDLMCore
 @testable import RDLMServer

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import RDLMTestSupport
 import Testing
 @testable import RDLMServer
 
@@ -170,19 +171,6 @@ func lockPath(_ response: TestResponse) throws -> String {
 /// The uid at the end of a lock path.
 func uid(ofLockPath path: String) -> String {
     String(path.split(separator: "/").last ?? "")
-}
-
-/// Polls `condition` every few milliseconds until it holds, failing after `timeout`.
-func eventually(
-    _ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else {
-            throw TestFailure(description: "timed out waiting until \(what)")
-        }
-        try await Task.sleep(for: .milliseconds(5))
-    }
 }
 
 /// Seconds elapsed since `start`, as a Double.
