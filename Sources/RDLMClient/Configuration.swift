@@ -1,13 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension RDLMClient {
     /// Where the daemon is and what a request says when the caller does not.
     public struct Configuration: Sendable {

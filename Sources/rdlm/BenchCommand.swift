@@ -4,12 +4,6 @@ import Histogram
 import RDLMClient
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// `rdlm bench`: a load generator for `rdlmd`, like `redis-benchmark`.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,13 +1,5 @@
 import CCurl
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The sockets and the timer that curl asks to have watched (`CURLMOPT_SOCKETFUNCTION`,
 /// `CURLMOPT_TIMERFUNCTION`), plus the transport's wake-up pipe, waited on with one
 /// `poll`. With this, `curl_multi_socket_action` is told exactly which socket is ready, so

@@ -1,13 +1,5 @@
 import CCurl
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension CurlTransport {
     /// The curl thread: owns the multi handle from creation to clean-up.
     func run(maximumConnections: Int) {

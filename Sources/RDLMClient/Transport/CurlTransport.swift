@@ -2,14 +2,6 @@ import CCurl
 import Foundation
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A request handed to the curl thread.
 struct Transfer: Sendable {
     let id: UInt64

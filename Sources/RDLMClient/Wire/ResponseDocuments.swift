@@ -1,13 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A HAL link, `{"href": "/locks/foo/…"}`.
 struct LinkDocument: Decodable {
     var href: String
