@@ -25,13 +25,11 @@ struct APIRequest {
 /// outcome becomes a `Response`. Knows nothing of connections, so it is tested without one.
 struct LockAPI: Sendable {
     let service: any LockService
-    let limits: RequestLimits
     let decoder: LockRequestDecoder
     let logger: Logger
 
     init(service: any LockService, limits: RequestLimits, logger: Logger) {
         self.service = service
-        self.limits = limits
         self.decoder = LockRequestDecoder(limits: limits)
         self.logger = logger
     }

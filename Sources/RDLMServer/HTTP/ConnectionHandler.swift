@@ -1,6 +1,7 @@
 import DequeModule
 import NIOCore
 import NIOHTTP1
+import RDLMWire
 
 /// One HTTP/1 connection: collects each request, has it admitted and answered by the lock
 /// API, and writes the answers in order. Framing, pipelining, deadlines and closing live
@@ -263,7 +264,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard let context else { return }
         let limits = shared.configuration.limits
         if let started = requestStarted, now - started >= limits.requestTimeout.timeAmount {
-            let error = HTTPError(.requestTimeout, "request not received completely within \(JSONWriter.seconds(limits.requestTimeout)) seconds")
+            let error = HTTPError(.requestTimeout, "request not received completely within \(WireSeconds.format(limits.requestTimeout)) seconds")
             switch state {
             case .receiving(let head, _):
                 refuseEarly(error, head: head, context: context)
@@ -276,7 +277,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         } else if case .idle = state, requestStarted == nil, now - lastActivity >= limits.idleTimeout.timeAmount {
             // RFC 9110 allows an unsolicited 408 to say why the connection ends.
             state = .closing
-            let response = Response(status: .requestTimeout, body: "connection idle for \(JSONWriter.seconds(limits.idleTimeout)) seconds\n", contentType: "text/plain; charset=UTF-8")
+            let response = Response(status: .requestTimeout, body: "connection idle for \(WireSeconds.format(limits.idleTimeout)) seconds\n", contentType: "text/plain; charset=UTF-8")
             writeAndClose(response, context: context)
         }
     }

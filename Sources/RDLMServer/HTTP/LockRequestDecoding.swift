@@ -57,7 +57,7 @@ struct LockRequestDecoder {
         guard case .number(let number) = value else {
             throw HTTPError(.badRequest, "field '\(name)' must be a number of seconds, not \(value.typeName)")
         }
-        let maximumSeconds = JSONWriter.seconds(maximum)
+        let maximumSeconds = WireSeconds.format(maximum)
         guard number.isFinite, number <= maximum.secondsValue else {
             throw HTTPError(.badRequest, "field '\(name)' must be at most \(maximumSeconds) seconds")
         }

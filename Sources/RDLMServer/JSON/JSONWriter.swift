@@ -33,7 +33,7 @@ struct JSONWriter {
 
     mutating func field(_ key: String, _ value: String) {
         prefix(key)
-        Self.appendQuoted(value, to: &text)
+        JSONString.append(value, to: &text)
     }
 
     mutating func field(_ key: String, _ value: Bool) {
@@ -54,7 +54,7 @@ struct JSONWriter {
     /// A duration in seconds: an integer when whole (as the original printed it), else a decimal.
     mutating func field(_ key: String, seconds value: Duration) {
         prefix(key)
-        text += Self.seconds(value)
+        text += WireSeconds.format(value)
     }
 
     /// `{"href": ...}` under `key`, the HAL link shape.
@@ -64,22 +64,14 @@ struct JSONWriter {
         endObject()
     }
 
-    static func seconds(_ value: Duration) -> String {
-        WireSeconds.format(value)
-    }
-
     private mutating func prefix(_ key: String?) {
         if let last = needsComma.last {
             if last { text += "," }
             needsComma[needsComma.count - 1] = true
         }
         if let key {
-            Self.appendQuoted(key, to: &text)
+            JSONString.append(key, to: &text)
             text += ":"
         }
-    }
-
-    static func appendQuoted(_ value: String, to text: inout String) {
-        JSONString.append(value, to: &text)
     }
 }

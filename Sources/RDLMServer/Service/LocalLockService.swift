@@ -24,6 +24,8 @@ public final class LocalLockService: LockService {
     }
 
     private let state: Mutex<State>
+    /// The table's limits, fixed at start: refusals name them without taking the mutex.
+    private let limits: LockTableLimits
     private let clock: any LockClock
     private let logger: Logger
     /// Whether debug lines are wanted, decided once: collecting them costs a little.
@@ -36,6 +38,7 @@ public final class LocalLockService: LockService {
     init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, clock: any LockClock, logger: Logger) {
         let table = LockTable(limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil, holders: holders)
         self.state = Mutex(State(table: table))
+        self.limits = limits
         self.clock = clock
         self.logger = logger
         self.logsDebug = logger.logLevel <= .debug
@@ -57,11 +60,10 @@ public final class LocalLockService: LockService {
     public var resourceCount: Int { state.withLock { $0.table.resourceCount } }
 
     public func acquire(_ request: LockRequest, on resource: String, id: LockID, eventLoop: any EventLoop) -> EventLoopFuture<AcquireOutcome> {
-        let limits = state.withLock { $0.table.limits }
         var parked: EventLoopFuture<AcquireOutcome>?
         // For a queued request `perform`'s own future is not used (its value is a
         // placeholder): the answer comes through the parked promise.
-        let immediate = perform(on: eventLoop) { [clock] state, log -> AcquireOutcome in
+        let immediate = perform(on: eventLoop) { [clock, limits] state, log -> AcquireOutcome in
             guard !state.isShuttingDown else { return .shuttingDown }
             let outcome: AcquireOutcome
             switch state.table.acquire(request, on: resource, id: id, now: clock.now) {
