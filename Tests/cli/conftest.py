@@ -7,14 +7,16 @@ Timeouts are generous and waits poll, so the tests hold on a loaded two-core mac
 """
 import json
 import os
-import socket
 import subprocess
+import sys
 import tempfile
-import time
 import urllib.request
 import uuid
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pysupport"))
+from rdlm_testing import free_port, wait_until  # noqa: E402  (also imported from this conftest)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RDLM = os.environ.get("RDLM", os.path.join(ROOT, ".build", "debug", "rdlm"))
@@ -25,22 +27,6 @@ EX_TIMEOUT, EX_DELETED, EX_UNREACHABLE, EX_USAGE, EX_NOT_FOUND = 100, 101, 102, 
 EX_LOST, EX_ADMIN_REFUSED = 107, 108
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(condition, timeout=30, interval=0.05, what="condition"):
-    """Polls `condition` until it returns something truthy, which it returns."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %s s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 class Daemon:
