@@ -51,15 +51,16 @@ public final class LockServer: Sendable {
             let service = LocalLockService(
                 limits: configuration.limits.table, lastFencingToken: lastToken, holders: holders,
                 journal: journal, clock: clock ?? EventLoopClock(loop: group.next()), logger: logger)
-            let connections = ConnectionGauge()
+            // Counts the open connections, for --max-connections and the memory reclaimer.
+            let limiter = ConnectionLimiter(limit: configuration.maxConnections, logger: logger)
             let sweepers = ConnectionSweepers(group: group, interval: ConnectionSweeper.interval(for: configuration.limits))
-            let shared = RequestContext(service: service, configuration: configuration, logger: logger, sweepers: sweepers, connections: connections)
-            let reclaimer = MemoryReclaimer(logger: logger, load: { connections.value + service.lockCount }, compact: { service.compact() })
+            let shared = RequestContext(service: service, configuration: configuration, logger: logger, sweepers: sweepers)
+            let reclaimer = MemoryReclaimer(logger: logger, load: { limiter.count + service.lockCount }, compact: { service.compact() })
             let trimming = reclaimer.start(on: group.next())
             let quiescing = ServerQuiescingHelper(group: group)
             let bound: any Channel
             do {
-                bound = try await bind(configuration: configuration, shared: shared, quiescing: quiescing, group: group)
+                bound = try await bind(configuration: configuration, shared: shared, limiter: limiter, quiescing: quiescing, group: group)
             } catch {
                 sweepers.cancel()
                 trimming.cancel()
@@ -96,9 +97,8 @@ public final class LockServer: Sendable {
         }
     }
 
-    private static func bind(configuration: ServerConfiguration, shared: RequestContext, quiescing: ServerQuiescingHelper, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
-        let limiter = ConnectionLimiter(limit: configuration.maxConnections, logger: shared.logger)
-        return try await ServerBootstrap(group: group)
+    private static func bind(configuration: ServerConfiguration, shared: RequestContext, limiter: ConnectionLimiter, quiescing: ServerQuiescingHelper, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations

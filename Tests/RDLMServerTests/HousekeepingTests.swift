@@ -15,7 +15,7 @@ extension ServerTests {
             sweepers.cancel()
             let context = RequestContext(
                 service: service, configuration: ServerConfiguration(), logger: Logger(label: "test"),
-                sweepers: sweepers, connections: ConnectionGauge())
+                sweepers: sweepers)
             return ConnectionHandler(shared: context)
         }
 

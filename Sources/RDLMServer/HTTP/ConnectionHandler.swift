@@ -97,7 +97,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         isWritable = context.channel.isWritable
-        shared.connections.opened()
         let sweeper = shared.sweepers.sweeper(on: context.eventLoop)
         sweeper?.add(self)
         dateHeader = sweeper?.dateHeader ?? DateHeader()
@@ -105,7 +104,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         shared.sweepers.sweeper(on: context.eventLoop)?.remove(self)
-        shared.connections.closed()
         self.context = nil
     }
 

@@ -1,5 +1,4 @@
 import NIOCore
-import Synchronization
 
 /// The connections of one event loop, checked for request and idle timeouts by one
 /// repeating task per loop rather than a timer per connection: a `RepeatedTask` with its
@@ -80,14 +79,4 @@ struct ConnectionSweepers: Sendable {
     func cancel() {
         for task in tasks { task.cancel() }
     }
-}
-
-/// How many connections are open, for the memory reclaimer.
-final class ConnectionGauge: Sendable {
-    private let count = Atomic<Int>(0)
-
-    var value: Int { count.load(ordering: .relaxed) }
-
-    func opened() { count.add(1, ordering: .relaxed) }
-    func closed() { count.subtract(1, ordering: .relaxed) }
 }

@@ -8,14 +8,12 @@ final class RequestContext: Sendable {
     let configuration: ServerConfiguration
     let logger: Logger
     let sweepers: ConnectionSweepers
-    let connections: ConnectionGauge
 
-    init(service: any LockService, configuration: ServerConfiguration, logger: Logger, sweepers: ConnectionSweepers, connections: ConnectionGauge) {
+    init(service: any LockService, configuration: ServerConfiguration, logger: Logger, sweepers: ConnectionSweepers) {
         self.api = LockAPI(service: service, limits: configuration.limits, logger: logger)
         self.admission = Admission(configuration: configuration, logger: logger)
         self.configuration = configuration
         self.logger = logger
         self.sweepers = sweepers
-        self.connections = connections
     }
 }
