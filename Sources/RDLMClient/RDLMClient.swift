@@ -241,8 +241,10 @@ public final class RDLMClient: Sendable {
     /// The text after the last `/` of a lock URL: its uid. On the text, since `URL`'s
     /// `lastPathComponent` costs a path parse for every grant.
     static func lastPathComponent(of location: String) -> String {
-        let path = location.utf8.last == UInt8(ascii: "/") ? location.dropLast() : location[...]
-        return String(path[(path.lastIndex(of: "/").map(path.index(after:)) ?? path.startIndex)...])
+        let bytes = location.utf8
+        let end = bytes.last == UInt8(ascii: "/") ? bytes.index(before: bytes.endIndex) : bytes.endIndex
+        let start = bytes[..<end].lastIndex(of: UInt8(ascii: "/")).map(bytes.index(after:)) ?? bytes.startIndex
+        return String(Substring(bytes[start..<end]))
     }
 
     /// The lock URL of a grant's `Location`: absolute, or a path below the base URL.

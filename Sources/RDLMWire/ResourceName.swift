@@ -2,6 +2,9 @@
 /// and nothing else. The server answers any other name 404; clients refuse it before
 /// sending, with a clearer message.
 public enum ResourceName {
+    /// Inlinable, so that callers get a copy specialised to their string type: checked for
+    /// every request the Swift client sends.
+    @inlinable
     public static func isValid<Name: StringProtocol>(_ name: Name) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy { byte in
             (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))

@@ -50,7 +50,7 @@ final class ScriptedServer: Sendable {
 
     let port: UInt16
     private let listener: Int32
-    private let requestLines = Mutex<[String]>([])
+    private let received = Mutex<[String]>([])
 
     /// Listens on a free port; `script` answers each request.
     init(_ script: @escaping @Sendable (Exchange) -> Void) throws {
@@ -62,7 +62,10 @@ final class ScriptedServer: Sendable {
     var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
     /// Every request line received, in arrival order.
-    var requests: [String] { requestLines.withLock { $0 } }
+    var requests: [String] { received.withLock { $0.map { Self.requestLine(of: $0) } } }
+
+    /// Every request received, head and body as sent, in arrival order.
+    var wholeRequests: [String] { received.withLock { $0 } }
 
     /// Stops accepting; connections in progress finish on their own.
     func stop() {
@@ -75,9 +78,9 @@ final class ScriptedServer: Sendable {
             let connection = accept(listener, nil, nil)
             guard connection >= 0 else { return }
             let serving = Thread { [self] in
-                if let line = readRequest(connection) {
-                    requestLines.withLock { $0.append(line) }
-                    script(Exchange(requestLine: line, connection: connection, port: port))
+                if let request = readRequest(connection) {
+                    received.withLock { $0.append(request) }
+                    script(Exchange(requestLine: Self.requestLine(of: request), connection: connection, port: port))
                 }
                 close(connection)
             }
@@ -85,7 +88,12 @@ final class ScriptedServer: Sendable {
         }
     }
 
-    /// Reads one request, head and `Content-Length` body, and returns its request line.
+    /// The first line of a request, without its CRLF.
+    private static func requestLine(of request: String) -> String {
+        String(decoding: request.utf8.prefix { $0 != UInt8(ascii: "\r") }, as: UTF8.self)
+    }
+
+    /// Reads one request, head and `Content-Length` body, and returns all of it.
     private func readRequest(_ connection: Int32) -> String? {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4_096)
@@ -96,7 +104,7 @@ final class ScriptedServer: Sendable {
                 let lines = head.components(separatedBy: "\r\n")
                 let declared = lines.first { $0.lowercased().hasPrefix("content-length:") }
                     .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
-                if received.count - end >= declared { return lines.first }
+                if received.count - end >= declared { return String(decoding: received, as: UTF8.self) }
             }
             let count = buffer.withUnsafeMutableBytes { read(connection, $0.baseAddress, $0.count) }
             guard count > 0 else { return nil }

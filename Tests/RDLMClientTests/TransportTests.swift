@@ -21,6 +21,43 @@ extension ClientTests {
             }
         }
 
+        /// Easy handles are kept between requests without `curl_easy_reset`: each request
+        /// must still go out as itself, whatever the handle sent before.
+        @Test("a reused easy handle carries nothing over from the request before")
+        func handleReuseCarriesNothingOver() async throws {
+            let server = try ScriptedServer { exchange in
+                if exchange.requestLine.hasPrefix("POST ") {
+                    exchange.answer("201 Created", headers: ["Location: http://127.0.0.1:\(exchange.port)/locks/reuse/\(LostGrants.uid)"])
+                } else {
+                    exchange.answer("204 No Content")
+                }
+            }
+            defer { server.stop() }
+            let client = try RDLMClient(configuration: .init(baseURL: server.url))
+            let url = URL(string: "\(server.url)/locks/reuse/\(LostGrants.uid)")!
+            // One at a time, so that each request takes the handle the one before left.
+            let lock = try await client.acquire("reuse", lifetime: .seconds(7), wait: .seconds(3))
+            try await client.release(lock)
+            _ = try? await client.lock(at: url)
+            _ = try? await client.refresh(at: url, lifetime: .seconds(9))
+            _ = try? await client.lock(at: url)
+            await client.shutdown()
+
+            let sent = server.wholeRequests
+            try #require(sent.count == 5, "\(sent)")
+            let (post, delete, get, patch, secondGet) = (sent[0], sent[1], sent[2], sent[3], sent[4])
+            #expect(post.hasPrefix("POST /locks/reuse HTTP/1.1\r\n") && post.contains("\"lifetime\": 7"), "\(post)")
+            #expect(delete.hasPrefix("DELETE /locks/reuse/\(LostGrants.uid) HTTP/1.1\r\n"), "\(delete)")
+            #expect(patch.hasPrefix("PATCH /locks/reuse/\(LostGrants.uid) HTTP/1.1\r\n") && patch.contains("\"lifetime\": 9"), "\(patch)")
+            for request in [get, secondGet] {
+                #expect(request.hasPrefix("GET /locks/reuse/\(LostGrants.uid) HTTP/1.1\r\n"), "\(request)")
+            }
+            // Neither the DELETE nor the GETs carry the body of an earlier POST or PATCH.
+            for request in [delete, get, secondGet] {
+                #expect(!request.lowercased().contains("content-length") && request.hasSuffix("\r\n\r\n"), "\(request)")
+            }
+        }
+
         @Test("cancelling one request leaves the other kept-alive connections in use")
         func cancellationKeepsOtherConnections() async throws {
             try await withDaemonAndClient { client in

@@ -14,9 +14,8 @@ final class ActiveTransfer {
     let easy: UnsafeMutableRawPointer
     /// The status of the latest header block, 0 until a status line arrived.
     private(set) var status = 0
-    private(set) var headers: [String: String] = [:]
+    private(set) var headers: [(name: String, value: String)] = []
     private(set) var body: [UInt8] = []
-    private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
 
     init(_ transfer: Transfer, easy: UnsafeMutableRawPointer) {
@@ -32,27 +31,46 @@ final class ActiveTransfer {
         errorBuffer.deallocate()
     }
 
-    /// Sets every option of the request on the (fresh or reset) easy handle.
-    func configure() {
+    /// Sets the request's options on its easy handle. A handle kept from an earlier
+    /// transfer is not reset (`curl_easy_reset` frees and rebuilds every setting, a large
+    /// part of curl's work per request): every option a transfer can change is set again
+    /// here, the method ones included, and the fixed ones only on a new handle.
+    /// - Parameters:
+    ///   - isNewHandle: the handle comes from `curl_easy_init`.
+    ///   - headerList: the header lines, owned by the session and alive while curl uses them.
+    func configure(isNewHandle: Bool, headerList: UnsafeMutablePointer<curl_slist>?) {
+        if isNewHandle {
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+            // A parked waiter's connection is idle for as long as it waits: let TCP notice a
+            // peer that vanished.
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+            rdlm_curl_easy_setopt_write_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
+                let transfer = Unmanaged<ActiveTransfer>.fromOpaque(userdata!).takeUnretainedValue()
+                let length = size * count
+                transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: length))
+                return length
+            }
+            rdlm_curl_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
+                let transfer = Unmanaged<ActiveTransfer>.fromOpaque(userdata!).takeUnretainedValue()
+                let length = size * count
+                guard transfer.body.count + length <= ActiveTransfer.maximumBodyBytes else { return 0 }
+                transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+                return length
+            }
+        }
         rdlm_curl_easy_setopt_string(easy, CURLOPT_URL, request.url)
-        rdlm_curl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1)
-        rdlm_curl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
         rdlm_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, request.timeout.roundedUpMilliseconds)
         rdlm_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.roundedUpMilliseconds)
-        // A parked waiter's connection is idle for as long as it waits: let TCP notice a
-        // peer that vanished.
-        rdlm_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
         rdlm_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
-
-        // An empty "Expect:" stops curl from asking for 100-continue before a body.
-        for line in request.headers + ["Expect:"] {
-            headerList = curl_slist_append(headerList, line)
-        }
         rdlm_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)
 
+        // HTTPGET first: it makes the handle a GET again whatever the last transfer was.
+        rdlm_curl_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        rdlm_curl_easy_setopt_pointer(easy, CURLOPT_CUSTOMREQUEST, nil)
         switch request.method {
         case .get:
-            rdlm_curl_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+            break
         case .delete:
             rdlm_curl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, "DELETE")
         case .post, .patch:
@@ -73,26 +91,13 @@ final class ActiveTransfer {
 
         let userdata = Unmanaged.passUnretained(self).toOpaque()
         rdlm_curl_easy_setopt_pointer(easy, CURLOPT_HEADERDATA, userdata)
-        rdlm_curl_easy_setopt_write_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
-            let transfer = Unmanaged<ActiveTransfer>.fromOpaque(userdata!).takeUnretainedValue()
-            let length = size * count
-            transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: length))
-            return length
-        }
         rdlm_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, userdata)
-        rdlm_curl_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
-            let transfer = Unmanaged<ActiveTransfer>.fromOpaque(userdata!).takeUnretainedValue()
-            let length = size * count
-            guard transfer.body.count + length <= ActiveTransfer.maximumBodyBytes else { return 0 }
-            transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-            return length
-        }
     }
 
-    /// Frees the header list; called once the easy handle no longer uses it.
-    func releaseResources() {
-        curl_slist_free_all(headerList)
-        headerList = nil
+    /// Detaches the handle from this transfer's error buffer, which goes with it, before
+    /// the handle is kept for another transfer.
+    func detachFromHandle() {
+        rdlm_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, nil)
     }
 
     /// curl's detailed message when it wrote one, else the generic text of the code.
@@ -104,7 +109,7 @@ final class ActiveTransfer {
     /// The `Location` of a grant, once a 201's headers with one arrived, even if the rest
     /// of the answer never does: the server holds that lock from then on.
     var grantLocation: String? {
-        guard status == 201, let location = headers["location"], !location.isEmpty else { return nil }
+        guard status == 201, let location = headers.last(where: { $0.name == "location" })?.value, !location.isEmpty else { return nil }
         return location
     }
 
@@ -113,7 +118,7 @@ final class ActiveTransfer {
     /// runs for every header of every answer, on the curl thread.
     private func receiveHeaderLine(_ line: UnsafeRawBufferPointer) {
         if line.starts(with: "HTTP/".utf8) {
-            headers = [:]
+            headers.removeAll(keepingCapacity: true)
             status = Self.statusCode(ofStatusLine: line)
             return
         }
@@ -126,7 +131,7 @@ final class ActiveTransfer {
         var end = line.endIndex
         while start < end, Self.isSpace(line[start]) { start += 1 }
         while end > start, Self.isSpace(line[end - 1]) { end -= 1 }
-        headers[name] = String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)
+        headers.append((name, String(decoding: UnsafeRawBufferPointer(rebasing: line[start..<end]), as: UTF8.self)))
     }
 
     /// The three digits after the first space of `HTTP/1.1 201 Created`; 0 if malformed.

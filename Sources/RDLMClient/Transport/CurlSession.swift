@@ -8,9 +8,14 @@ final class CurlSession {
     private let transport: CurlTransport
     private var transfers: [UInt64: ActiveTransfer] = [:]
     private var transfersByHandle: [UnsafeMutableRawPointer: ActiveTransfer] = [:]
-    /// Easy handles of finished transfers, reset and ready for the next request.
+    /// Easy handles of finished transfers, ready for the next request with their settings
+    /// kept (see `ActiveTransfer.configure`).
     private var spareHandles: [UnsafeMutableRawPointer] = []
     private static let maximumSpareHandles = 64
+    /// curl's copy of each distinct set of header lines, built once: requests differ only
+    /// in their content type and admin credentials, so there are a handful. Freed at close,
+    /// after the last easy handle.
+    private var headerLists: [[String]: UnsafeMutablePointer<curl_slist>] = [:]
 
     init(multi: UnsafeMutableRawPointer, transport: CurlTransport) {
         self.multi = multi
@@ -23,13 +28,14 @@ final class CurlSession {
     func start(_ transfer: Transfer) {
         // Cancelled between being queued and now: never start it.
         if let pending = transfer.pending, pending.isFinished { return }
-        guard let easy = spareHandles.popLast() ?? curl_easy_init() else {
+        let spare = spareHandles.popLast()
+        guard let easy = spare ?? curl_easy_init() else {
             transfer.pending?.resume(with: .failure(RDLMError.transport(
                 curlCode: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_easy_init failed", request: transfer.request.summary)))
             return
         }
         let active = ActiveTransfer(transfer, easy: easy)
-        active.configure()
+        active.configure(isNewHandle: spare == nil, headerList: headerList(for: transfer.request.headers))
         let added = curl_multi_add_handle(multi, easy)
         guard added == CURLM_OK else {
             let message = String(cString: curl_multi_strerror(added))
@@ -88,6 +94,20 @@ final class CurlSession {
         transfersByHandle = [:]
         for easy in spareHandles { curl_easy_cleanup(easy) }
         spareHandles = []
+        for list in headerLists.values { curl_slist_free_all(list) }
+        headerLists = [:]
+    }
+
+    /// The header list of `lines`, plus an empty `Expect:`, which stops curl from asking
+    /// for 100-continue before a body.
+    private func headerList(for lines: [String]) -> UnsafeMutablePointer<curl_slist>? {
+        if let list = headerLists[lines] { return list }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for line in lines + ["Expect:"] {
+            list = curl_slist_append(list, line)
+        }
+        headerLists[lines] = list
+        return list
     }
 
     private func finish(_ active: ActiveTransfer, result: CURLcode) {
@@ -132,15 +152,14 @@ final class CurlSession {
         transfersByHandle[active.easy] = nil
     }
 
-    /// Frees what the transfer allocated and keeps its easy handle for the next request
-    /// when it ended cleanly.
+    /// Keeps the transfer's easy handle for the next request when it ended cleanly, else
+    /// frees it.
     private func discard(_ active: ActiveTransfer, reuseHandle: Bool) {
         if reuseHandle && spareHandles.count < Self.maximumSpareHandles {
-            curl_easy_reset(active.easy)
+            active.detachFromHandle()
             spareHandles.append(active.easy)
         } else {
             curl_easy_cleanup(active.easy)
         }
-        active.releaseResources()
     }
 }

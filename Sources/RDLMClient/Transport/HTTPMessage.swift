@@ -23,15 +23,17 @@ struct HTTPRequest: Sendable {
 /// One complete HTTP answer.
 struct HTTPResponse: Sendable {
     var status: Int
-    /// Header values by lower-cased name; the last one wins when a name repeats.
-    var headers: [String: String]
+    /// The header fields in the order received, names lower-cased. An array, not a
+    /// dictionary: an answer has a handful, and hashing them cost more than the search.
+    var headers: [(name: String, value: String)]
     var body: [UInt8]
     /// New connections this exchange opened (curl's `CURLINFO_NUM_CONNECTS`): 0 when it
     /// reused a kept-alive one.
     var connectionsOpened = 0
 
+    /// The value of a header; the last one wins when a name repeats.
     func header(_ lowercasedName: String) -> String? {
-        headers[lowercasedName]
+        headers.last { $0.name == lowercasedName }?.value
     }
 }
 
