@@ -109,7 +109,7 @@ final class ActiveTransfer {
     /// The `Location` of a grant, once a 201's headers with one arrived, even if the rest
     /// of the answer never does: the server holds that lock from then on.
     var grantLocation: String? {
-        guard status == 201, let location = headers.last(where: { $0.name == "location" })?.value, !location.isEmpty else { return nil }
+        guard status == 201, let location = HTTPResponse.value(of: "location", in: headers), !location.isEmpty else { return nil }
         return location
     }
 

@@ -33,6 +33,12 @@ struct HTTPResponse: Sendable {
 
     /// The value of a header; the last one wins when a name repeats.
     func header(_ lowercasedName: String) -> String? {
+        Self.value(of: lowercasedName, in: headers)
+    }
+
+    /// The value of the last field named `lowercasedName` in `headers`: also read while an
+    /// answer is still arriving (`ActiveTransfer.grantLocation`).
+    static func value(of lowercasedName: String, in headers: [(name: String, value: String)]) -> String? {
         headers.last { $0.name == lowercasedName }?.value
     }
 }
