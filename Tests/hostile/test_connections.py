@@ -29,6 +29,16 @@ def lock_count(daemon, resource):
     return response.body.count('"uid"')
 
 
+def all_threads_stopped(pid):
+    """Whether every thread of `pid` is in state T (stopped by a signal)."""
+    states = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, task)) as stat:
+            # The state follows the command name, which is in parentheses.
+            states.append(stat.read().rsplit(")", 1)[1].split()[0])
+    return all(state in ("T", "t") for state in states)
+
+
 def read_answer(sock, timeout):
     """Reads until the peer closes or `timeout` passes; returns the bytes."""
     sock.settimeout(timeout)
@@ -209,6 +219,10 @@ def test_a_grant_to_a_client_that_closed_before_rdlmd_read_its_request_is_releas
     sock = socket.create_connection(("127.0.0.1", daemon.port))
     os.kill(daemon.pid, signal.SIGSTOP)
     try:
+        # kill() returns before the signal is taken: a loop thread woken by it can still
+        # collect the request alone (and the FIN a turn later) unless every thread is seen
+        # stopped first. Without this wait the test failed about once in 25 runs.
+        wait_until(lambda: all_threads_stopped(daemon.pid), timeout=10, what="rdlmd stopped")
         sock.sendall(acquire_request("gone"))
         sock.shutdown(socket.SHUT_WR)
     finally:
