@@ -63,14 +63,38 @@ struct WallClock {
         }
         var parts = tm()
         gmtime_r(&wholeSeconds, &parts)
-        return Self.pad(Int(parts.tm_year) + 1900, 4) + "-" + Self.pad(Int(parts.tm_mon) + 1, 2) + "-"
-            + Self.pad(Int(parts.tm_mday), 2) + "T" + Self.pad(Int(parts.tm_hour), 2) + ":"
-            + Self.pad(Int(parts.tm_min), 2) + ":" + Self.pad(Int(parts.tm_sec), 2) + "."
-            + Self.pad(microseconds, 6) + "Z"
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        // Written as bytes into one string: padding each field as a string of its own was
+        // seven allocations per timestamp, two timestamps per lock shown.
+        return String(unsafeUninitializedCapacity: 27) { text in
+            var at = 0
+            func digits(_ value: Int, _ width: Int) {
+                var rest = value
+                for offset in (0..<width).reversed() {
+                    text[at + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                at += width
+            }
+            func byte(_ character: Unicode.Scalar) {
+                text[at] = UInt8(ascii: character)
+                at += 1
+            }
+            // Years past 9999 cannot occur: instants shown are within a lock's lifetime of now.
+            digits(min(Int(parts.tm_year) + 1900, 9999), 4)
+            byte("-")
+            digits(Int(parts.tm_mon) + 1, 2)
+            byte("-")
+            digits(Int(parts.tm_mday), 2)
+            byte("T")
+            digits(Int(parts.tm_hour), 2)
+            byte(":")
+            digits(Int(parts.tm_min), 2)
+            byte(":")
+            digits(Int(parts.tm_sec), 2)
+            byte(".")
+            digits(microseconds, 6)
+            byte("Z")
+            return at
+        }
     }
 }

@@ -31,6 +31,15 @@ struct WireTests {
         var json = ""
         JSONString.append("a\"b\\c\nd\u{01}é", to: &json)
         #expect(json == #""a\"b\\c\nd\u0001é""#)
+        // Runs of multi-byte characters between escapes, at either end, and no escape at all.
+        json = ""
+        JSONString.append("é\"日本\t🔒", to: &json)
+        #expect(json == #""é\"日本\t🔒""#)
+        json = "x"
+        JSONString.append("\u{1F}plain", to: &json)
+        JSONString.append("backup", to: &json)
+        JSONString.append("", to: &json)
+        #expect(json == #"x"\u001fplain""backup""""#)
     }
 
     @Test("what each status means for each request", arguments: [

@@ -144,7 +144,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 return
             }
             state = .receiving(head, nil)
-            if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            if head.headers.value(of: "expect", contains: "100-continue") {
                 // curl asks first for bodies over 1 KiB and would otherwise pause a second.
                 var buffer = context.channel.allocator.buffer(capacity: 32)
                 Response(status: .continue).encode(into: &buffer, version: head.version, keepAlive: true, includeBody: false, date: nil)
@@ -324,7 +324,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private static func wantsJSON(_ head: HTTPRequestHead) -> Bool {
-        head.headers["accept"].contains { $0.lowercased().contains("application/json") }
+        head.headers.value(of: "accept", contains: "application/json")
     }
 
     /// Writes the answer to `request` and moves on to the next one. A grant that cannot
