@@ -120,8 +120,8 @@ class Suite:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def ours(self, name):
-        return Daemon(name, lambda port: [self.rdlmd, "--port", str(port), "--admin-userpass-file", "yes"], self.workdir)
+    def ours(self, name, *flags):
+        return Daemon(name, lambda port: [self.rdlmd, "--port", str(port), "--admin-userpass-file", "yes", *flags], self.workdir)
 
     def original(self, name):
         python = os.path.join(self.args.original_venv, "bin", "python")
@@ -236,7 +236,9 @@ class Suite:
     def scenario3(self):
         count = 200 if self.quick else 10_000
         log(f"scenario 3: {count} blocked waiters on one resource")
-        with self.ours("s3") as daemon:
+        # Every waiter comes from 127.0.0.1: one client, as far as the per-client quota
+        # (--max-locks-per-client, 10,000 by default) can tell, and the holder is one more.
+        with self.ours("s3", "--max-locks-per-client", str(count + 10)) as daemon:
             result = self.loadgen_run("waiters", "--target", daemon.target, "--pid", daemon.pid, "--count", count,
                                       "--settle", 0.3 if self.quick else 1, timeout=900)
             if not daemon.alive():
@@ -593,7 +595,7 @@ def markdown(results, rows, settings):
     add(f"rdlm-loadgen cycles --target 127.0.0.1:PORT --mode distinct --connections 10 --duration {d} --warmup {w}   # 1, chart")
     add(f"rdlm-loadgen cycles --target 127.0.0.1:PORT --mode get --connections 10 --duration {d} --warmup {w}        # 1")
     add(f"rdlm-loadgen cycles --target 127.0.0.1:PORT --mode contended --connections 10 --duration {d} --warmup {w}  # 2, chart")
-    add("rdlm-loadgen waiters --target 127.0.0.1:PORT --pid PID --count 10000                                # 3")
+    add("rdlm-loadgen waiters --target 127.0.0.1:PORT --pid PID --count 10000   # 3 (rdlmd with --max-locks-per-client 10010)")
     add("rdlm-loadgen deadlines --target 127.0.0.1:PORT --expiries 1000 --timeouts 1000 --background-rate 5000   # 4")
     add("rdlm-loadgen cycles --target 127.0.0.1:PORT --mode unique --connections 10 --cycles 1000000 --warmup 0  # 5")
     add("rdlm-loadgen startup --binary rdlmd --runs 10 -- --admin-userpass-file yes                          # 6")
