@@ -83,6 +83,9 @@ final class Admission: Sendable {
         /// The authority the client addressed: the target's for an absolute-form target,
         /// else the `Host` header's; nil when an HTTP/1.0 client sent neither.
         var authority: Substring?
+        /// An acquire's `RDLM-Request-Id`: the client's own uid for the lock, so that a
+        /// retry after a lost answer is the same request (see `LockService.acquire`).
+        var requestID: LockID? = nil
     }
 
     func admit(_ head: HTTPRequestHead) throws(HTTPError) -> Admitted {
@@ -110,7 +113,21 @@ final class Admission: Sendable {
                 throw HTTPError(.unauthorized, message, headers: [("WWW-Authenticate", "Basic realm=\"rdlm\"")])
             }
         }
-        return Admitted(endpoint: endpoint, authority: authority)
+        var requestID: LockID?
+        if case .acquire = endpoint { requestID = try Self.requestID(of: head) }
+        return Admitted(endpoint: endpoint, authority: authority, requestID: requestID)
+    }
+
+    static let requestIDHeader = "RDLM-Request-Id"
+
+    /// `RDLM-Request-Id: <32 lowercase hex digits>`, at most once; nil when absent.
+    static func requestID(of head: HTTPRequestHead) throws(HTTPError) -> LockID? {
+        // `first(name:)` first: most acquires carry none, and it builds no array.
+        guard let value = head.headers.first(name: requestIDHeader) else { return nil }
+        guard head.headers[requestIDHeader].count == 1, let id = LockID(hex: value) else {
+            throw HTTPError(.badRequest, "\(requestIDHeader) must be 32 lowercase hexadecimal digits, sent once")
+        }
+        return id
     }
 
     /// The `Host` header as RFC 9112 §3.2 asks: exactly one on HTTP/1.1 and valid

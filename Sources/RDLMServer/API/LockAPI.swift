@@ -19,6 +19,8 @@ struct APIRequest {
     var locationBase: String
     /// The peer address, for the per-client quota (nil: not counted).
     var client: String?
+    /// The uid the client chose for its acquire (`RDLM-Request-Id`); nil: a random one.
+    var requestID: LockID? = nil
 }
 
 /// The lock API: an endpoint and its body become a call to the lock service, and its
@@ -49,7 +51,7 @@ struct LockAPI: Sendable {
             case .acquire(let resource):
                 var lockRequest = try decoder.acquireRequest(from: request.body)
                 lockRequest.client = request.client
-                let id = LockID.random()
+                let id = request.requestID ?? LockID.random()
                 let base = request.locationBase
                 answer(service.acquire(lockRequest, on: resource, id: id, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { outcome throws(HTTPError) in
                     try Self.acquired(outcome, locationBase: base, json: json)
@@ -169,6 +171,8 @@ struct LockAPI: Sendable {
             throw HTTPError(.tooManyRequests, "this client already holds or waits for \(limit) locks, the limit per client (--max-locks-per-client)", headers: [("Retry-After", "1")])
         case .refused(.duplicateID):
             throw HTTPError(.serviceUnavailable, "lock id collision, please retry")
+        case .refused(.requestInProgress):
+            throw HTTPError(.serviceUnavailable, "an acquire with this \(Admission.requestIDHeader) is still waiting on another connection; retry once that one has closed")
         case .shuttingDown, .abandoned: throw .shuttingDown
         }
     }

@@ -295,7 +295,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             locationBase = self.locationBase(authority: admitted.authority, context: context)
         }
         if peer == nil { peer = .some(context.channel.remoteAddress?.ipAddress) }
-        let apiRequest = APIRequest(endpoint: admitted.endpoint, body: body, wantsJSON: request.wantsJSON, locationBase: locationBase, client: peer ?? nil)
+        let apiRequest = APIRequest(endpoint: admitted.endpoint, body: body, wantsJSON: request.wantsJSON, locationBase: locationBase, client: peer ?? nil, requestID: admitted.requestID)
         let parked = shared.api.respond(to: apiRequest, eventLoop: context.eventLoop) { [self] response in
             respond(response, to: request, context: context)
         }

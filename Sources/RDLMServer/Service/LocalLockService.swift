@@ -65,6 +65,12 @@ public final class LocalLockService: LockService {
         // placeholder): the answer comes through the parked promise.
         let immediate = perform(on: eventLoop) { [clock, limits] state, log -> AcquireOutcome in
             guard !state.isShuttingDown else { return .shuttingDown }
+            // A retry of an acquire the client named (`RDLM-Request-Id`) whose answer it lost.
+            if let existing = state.table.lock(id, on: resource) {
+                let outcome: AcquireOutcome = existing.isActive ? .granted(existing) : .refused(.requestInProgress)
+                log?.append("acquire \(resource)/\(id) again: \(outcome.logDescription)")
+                return outcome
+            }
             let outcome: AcquireOutcome
             switch state.table.acquire(request, on: resource, id: id, now: clock.now) {
             case .granted(let lock):

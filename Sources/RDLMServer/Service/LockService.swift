@@ -28,6 +28,9 @@ public enum AcquireRefusal: Sendable, Equatable {
     case tooManyForClient(limit: Int)
     /// The chosen id is in use; ids are random, so a retry succeeds (503).
     case duplicateID
+    /// A retry (same `RDLM-Request-Id`) of an acquire that is still waiting on a connection
+    /// this daemon has not yet seen close (503).
+    case requestInProgress
 }
 
 /// The backend cannot decide now: its store is unreachable or has no quorum, say. The
@@ -54,7 +57,9 @@ public struct LockServiceUnavailable: Error, Sendable, Equatable, CustomStringCo
 public protocol LockService: Sendable {
     /// Asks for a lock. The future completes when it is granted, refused, times out or is
     /// deleted, which may be long after the call. `id` is chosen by the caller so that it can
-    /// `abandon` the request if its client leaves first.
+    /// `abandon` the request if its client leaves first; a client may choose it too
+    /// (`RDLM-Request-Id`), and then a second acquire of a lock it already holds on that
+    /// resource is the same request, answered with that lock, not a second one.
     func acquire(_ request: LockRequest, on resource: String, id: LockID, eventLoop: any EventLoop) -> EventLoopFuture<AcquireOutcome>
     /// The client of a pending acquire went away: drop the request so it never becomes a
     /// holder. Its future completes with `.abandoned` (or with the grant that won the race,
