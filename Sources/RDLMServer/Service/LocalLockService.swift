@@ -65,12 +65,6 @@ public final class LocalLockService: LockService {
         // placeholder): the answer comes through the parked promise.
         let immediate = perform(on: eventLoop) { [clock, limits] state, log -> AcquireOutcome in
             guard !state.isShuttingDown else { return .shuttingDown }
-            // A retry of an acquire the client named (`RDLM-Request-Id`) whose answer it lost.
-            if let existing = state.table.lock(id, on: resource) {
-                let outcome: AcquireOutcome = existing.isActive ? .granted(existing) : .refused(.requestInProgress)
-                log?.append("acquire \(resource)/\(id) again: \(outcome.logDescription)")
-                return outcome
-            }
             let outcome: AcquireOutcome
             switch state.table.acquire(request, on: resource, id: id, now: clock.now) {
             case .granted(let lock):
@@ -90,7 +84,13 @@ public final class LocalLockService: LockService {
             case .refused(.tooManyForClient):
                 outcome = .refused(.tooManyForClient(limit: limits.maxLocksPerClient))
             case .refused(.duplicateID):
-                outcome = .refused(.duplicateID)
+                // The table has this id (after expiring what was due): on this resource, a
+                // retry of an acquire the client named (`RDLM-Request-Id`) whose answer it lost.
+                switch state.table.lock(id, on: resource) {
+                case let existing? where existing.isActive: outcome = .granted(existing)
+                case .some: outcome = .refused(.requestInProgress)
+                case nil: outcome = .refused(.duplicateID)
+                }
             }
             log?.append("acquire \(resource)/\(id): \(outcome.logDescription)")
             return outcome
