@@ -8,20 +8,25 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_packages ca-certificates git curl python3 python3-venv libcurl4-openssl-dev \
-    gcc g++ libc6-dev dash valgrind shellcheck
+    gcc g++ libc6-dev dash valgrind shellcheck etcd-server etcd-client
 
 echo "==> swift build" >&2
 swift build --build-tests
-echo "==> swift test" >&2
-swift test --skip-build
 
 work=$(mktemp -d)
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    scripts/etcd-cluster.sh stop "$work/etcd" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+# RDLMEtcdTests run against a real 3-member cluster; some of them kill and restart members.
+scripts/etcd-cluster.sh start "$work/etcd"
+export RDLM_TEST_ETCD_DIR="$work/etcd"
+echo "==> swift test" >&2
+swift test --skip-build
 
 # A Python environment with rdlm-py, kept in .build so later runs reuse it.
 venv=.build/compat-venv
