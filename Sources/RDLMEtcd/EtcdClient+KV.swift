@@ -47,12 +47,12 @@ extension EtcdClient {
     func decode<Value>(
         _ answer: EventLoopFuture<GatewayObject>, _ read: @escaping @Sendable (GatewayObject) throws -> Value
     ) -> EventLoopFuture<Value> {
-        answer.assumeIsolated().flatMapThrowing { object in
+        answer.flatMapThrowing { object in
             do {
                 return try read(object)
             } catch let error as GatewayShapeError {
                 throw EtcdError.rejected("unexpected answer from etcd: \(error.message)")
             }
-        }.nonisolated()
+        }
     }
 }
