@@ -41,6 +41,7 @@ let package = Package(
             dependencies: [
                 "RDLMCore",
                 "RDLMWire",
+                "RDLMEtcd",
                 "CSystemMemory",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
