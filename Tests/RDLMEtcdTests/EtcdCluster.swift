@@ -17,17 +17,17 @@ enum EtcdCluster {
         return text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init)
     }
 
-    /// Runs `etcd-cluster.sh COMMAND DIR [MEMBER]`; start-member waits until it serves.
+    /// Runs `etcd-cluster.sh COMMAND DIR MEMBER`; start-member waits until it serves. Through
+    /// system(3), not Foundation's Process: Process waits until every holder of its pipe is
+    /// gone, and the member the script starts in the background would be one.
     static func run(_ command: String, member: Int) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../scripts/etcd-cluster.sh").standardized.path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = [command, directory!, String(member)]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ConditionFailed(description: "etcd-cluster.sh \(command) \(member) exited with \(process.terminationStatus)")
+        let line = [script, command, directory!, String(member)].map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            .joined(separator: " ")
+        let status = system(line)
+        guard status == 0 else {
+            throw ConditionFailed(description: "etcd-cluster.sh \(command) \(member) exited with status \(status)")
         }
     }
 
