@@ -18,13 +18,16 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     scripts/etcd-cluster.sh stop "$work/etcd" 2>/dev/null || true
+    scripts/etcd-cluster.sh stop "$work/etcd-faults" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-# RDLMEtcdTests run against a real 3-member cluster; some of them kill and restart members.
+# Real 3-member clusters: one for the etcd backend's tests and the suites below, and one
+# for RDLMEtcdTests, which kill and restart its members while the others run.
 scripts/etcd-cluster.sh start "$work/etcd"
-export RDLM_TEST_ETCD_DIR="$work/etcd"
+scripts/etcd-cluster.sh start "$work/etcd-faults"
+export RDLM_TEST_ETCD_DIR="$work/etcd" RDLM_TEST_ETCD_FAULT_DIR="$work/etcd-faults"
 echo "==> swift test" >&2
 swift test --skip-build
 

@@ -6,10 +6,14 @@ import RDLMEtcd
 import Synchronization
 import Testing
 
-/// The cluster scripts/etcd-cluster.sh runs in `RDLM_TEST_ETCD_DIR` (scripts/test.sh always
-/// starts one). Without the variable the suites are skipped, and say so.
+/// The cluster scripts/etcd-cluster.sh runs in `RDLM_TEST_ETCD_FAULT_DIR`, else in
+/// `RDLM_TEST_ETCD_DIR`. These tests kill and pause its members, so scripts/test.sh gives
+/// them a cluster of their own: the lock service's suites, which run at the same time, use
+/// the other and would see its outages. Without either variable the suites are skipped,
+/// and say so.
 enum EtcdCluster {
-    static let directory = ProcessInfo.processInfo.environment["RDLM_TEST_ETCD_DIR"]
+    static let directory = ProcessInfo.processInfo.environment["RDLM_TEST_ETCD_FAULT_DIR"]
+        ?? ProcessInfo.processInfo.environment["RDLM_TEST_ETCD_DIR"]
     static let isRunning = directory != nil
 
     static var endpoints: [String] {

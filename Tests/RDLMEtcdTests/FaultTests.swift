@@ -31,8 +31,9 @@ extension EtcdTests {
                 await #expect(throws: EtcdError.self) { try await client.range("k").get() }
                 let error = await #expect(throws: EtcdError.self) { try await client.put("k", value: []).get() }
                 guard case .unavailable(let reason)? = error else { Issue.record("not unavailable: \(String(describing: error))"); return }
-                #expect(reason.contains("127.0.0.1"))
-                #expect(ContinuousClock.now - started < .seconds(3))
+                #expect(reason.contains("127.0.0.1") || reason.contains("no answer"), "\(reason)")
+                // 1 s each, with room for a loaded machine; never the minutes of a hang.
+                #expect(ContinuousClock.now - started < .seconds(10))
             }
         }
 

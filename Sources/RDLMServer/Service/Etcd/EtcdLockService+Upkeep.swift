@@ -161,7 +161,7 @@ extension EtcdLockService {
         }
         // Asked outside the mutex: a future that failed at once would run its callback here.
         if let asked {
-            let ttl = max(2, (second * 1_000_000 - now + 999_999) / 1_000_000)
+            let ttl = max(settings.minimumHolderLeaseTTL, (second * 1_000_000 - now + 999_999) / 1_000_000)
             etcd.grantLease(ttl: ttl).map(\.id).cascade(to: asked)
             lease.whenFailure { _ in
                 self.state.withLock { state in

@@ -16,6 +16,10 @@ public struct EtcdSettings: Sendable, Equatable {
     /// How long one etcd request may take before the answer is 503.
     public var requestTimeout: Duration
 
+    /// The shortest holder lease asked for, in seconds: etcd's own minimum (2 s). Tests make
+    /// it long, to tell the daemon's timers from etcd's leases without timing them.
+    public var minimumHolderLeaseTTL: Int64 = 2
+
     public init(endpoints: [String], prefix: String = "/rdlm/", sessionTTL: Int64 = 2, requestTimeout: Duration = .seconds(2)) {
         self.endpoints = endpoints
         self.prefix = prefix
@@ -411,7 +415,9 @@ public final class EtcdLockService: LockService {
                     let lock = granted.lockInfo(id: id, resource: waiter.resource, mode: waiter.mode, token: waiter.revision, wall: wall)
                     return [self.own(waiter.key, modRevision: txn.revision, record: granted, &state), { waiter.promise.succeed(.granted(lock)) }]
                 case .success:
-                    return [{ waiter.promise.succeed(.deleted) }]
+                    // The key went: released, deleted by an admin, or with an expired session.
+                    let answer = self.waiterDeleted(waiter, state)
+                    return [{ waiter.promise.completeWith(answer.mapError { $0 as any Error }) }]
                 case .failure(let error):
                     state.pendingDeletes.append(Self.deleteIfUnchanged(waiter.key, values: [waiter.record.bytes, granted.bytes]))
                     return [{ waiter.promise.fail(Self.unavailable(error)) }]
@@ -513,7 +519,7 @@ public final class EtcdLockService: LockService {
     /// A waiter's key was deleted: by a release of its URL or an admin (409), or by etcd
     /// because this daemon's session lease expired (503), which is what a session not
     /// renewed on time means.
-    private func waiterDeleted(_ waiter: Waiter, _ state: State) -> Result<AcquireOutcome, LockServiceUnavailable> {
+    func waiterDeleted(_ waiter: Waiter, _ state: State) -> Result<AcquireOutcome, LockServiceUnavailable> {
         let overdue = clock.now - state.sessionRenewed > .milliseconds(settings.sessionTTL * 600)
         guard waiter.lease != state.session || overdue else { return .success(.deleted) }
         return .failure(LockServiceUnavailable("etcd: this daemon's session lease expired while the request waited (etcd unreachable or the daemon paused)"))
