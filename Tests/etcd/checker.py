@@ -144,11 +144,17 @@ def holders(history):
             releases.setdefault(op.uid, []).append(op)
         elif op.op == REFRESH and op.status == 200 and op.uid:
             refreshes.setdefault(op.uid, []).append(op)
+    # A retry carries the first attempt's RDLM-Request-Id and may be answered with the grant
+    # the first attempt made: the lifetime may have started as early as the first send.
+    first_sent = {}
+    for op in history.ops:
+        if op.op == ACQUIRE and op.request_id:
+            first_sent[op.request_id] = min(op.sent, first_sent.get(op.request_id, op.sent))
     found = []
     for op in history.ops:
         if op.op != ACQUIRE or op.status != 201:
             continue
-        expires, ended_by = op.sent + op.lifetime, []
+        expires, ended_by = first_sent.get(op.request_id, op.sent) + op.lifetime, []
         for refresh in refreshes.get(op.uid, []):
             if refresh.lifetime is not None and refresh.sent + refresh.lifetime > expires:
                 expires, ended_by = refresh.sent + refresh.lifetime, [refresh]

@@ -76,6 +76,16 @@ def test_a_holder_whose_lifetime_ran_out_does_not_overlap_the_next():
     assert kinds(h) == []
 
 
+def test_a_retry_holds_from_its_first_attempt():
+    """The retry (same request id, through B after A failed) may be answered with the grant
+    the lost first attempt made, whose lifetime started then."""
+    first = Op("c1", A, ACQUIRE, "r", 0.0, 0.1, None, lifetime=2.0, wait=5.0, error="reset", request_id="id1")
+    retry = grant("c1", "id1", 0.5, 0.6, 10, lifetime=2.0, daemon=B)
+    retry.request_id = "id1"
+    h = history(first, retry, grant("c2", "u2", 2.1, 2.2, 11), faults=[Fault("kill-daemon", A, 0.05, 1.0)], daemons=())
+    assert kinds(h) == []
+
+
 def test_a_released_holder_does_not_overlap_the_next():
     h = history(grant("c1", "u1", 0.0, 0.1, 10), release("c1", "u1", 0.5, 3.0),
                 grant("c2", "u2", 0.2, 0.6, 11, daemon=B))
