@@ -16,6 +16,7 @@ import pytest
 from harness import ETCD_TIMEOUT, RDLMD, SESSION_TTL, Daemon, EtcdCluster
 
 DAEMONS = 3
+MEASURED = []  # lines the tests report, repeated after the run even when output is captured
 
 
 class LockSpace:
@@ -97,3 +98,19 @@ def space(lockspace):
 def resource():
     """A resource name of this test's own."""
     return "r" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def report():
+    """report(line): prints a measured figure, and repeats it in the run's summary."""
+    def say(line):
+        print(line)
+        MEASURED.append(line)
+    return say
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASURED:
+        terminalreporter.section("etcd: measured")
+        for line in MEASURED:
+            terminalreporter.write_line(line)

@@ -72,7 +72,7 @@ def granted_through_each(space, client, resource, since, bound):
     return delays
 
 
-def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_bound(space, resource):
+def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_bound(space, resource, report):
     d1, d2, d3 = space.daemons
     history = History()
     client = RecordingClient("t", history, ANSWER_BOUND)
@@ -96,7 +96,7 @@ def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_
         assert client.release(d3, held).status == 204
         # The dead daemon's waiter was ahead: it must leave before the live one is served.
         granted = live_waiter.result(timeout=60)
-        print("\nwaiter behind a killed daemon's waiter granted %.2f s after the kill (bound %.1f s)"
+        report("waiter behind a killed daemon's waiter granted %.2f s after the kill (bound %.1f s)"
               % (granted.answered - killed, SESSION_BOUND))
         assert granted.status == 201, granted
         assert granted.answered - killed <= SESSION_BOUND
@@ -110,7 +110,7 @@ def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_
         assert op.answered - op.sent <= ANSWER_BOUND, op
         return op if op.status == 201 else None
     successor = wait_until(taken, timeout=60, interval=0.1, what="the orphaned lock to expire")
-    print("lock of a killed daemon (lifetime 6 s) taken over %.2f s after its grant was sent"
+    report("lock of a killed daemon (lifetime 6 s) taken over %.2f s after its grant was sent"
           % (successor.answered - orphan.sent))
     assert successor.answered <= orphan.answered + 6 + HOLDER_LEASE_LATENESS
     # The others kept serving throughout (each answer above was within ANSWER_BOUND too).
@@ -133,7 +133,7 @@ def member_numbers(cluster):
     return numbers[leader]
 
 
-def test_losing_one_etcd_member_of_three_fails_over_within_the_bound(space, resource):
+def test_losing_one_etcd_member_of_three_fails_over_within_the_bound(space, resource, report):
     history = History()
     client = RecordingClient("t", history, ANSWER_BOUND)
     leader = member_numbers(space.cluster)  # the worst member to lose: an election follows
@@ -153,7 +153,7 @@ def test_losing_one_etcd_member_of_three_fails_over_within_the_bound(space, reso
         delays = granted_through_each(space, client, resource + "p", killed, FAILOVER_BOUND)
         for future in running:
             future.result(timeout=120)
-    print("\nleader (member %d) killed: failover delay per daemon %s s (bound %.0f s)"
+    report("leader (member %d) killed: failover delay per daemon %s s (bound %.0f s)"
           % (leader, {k: round(v, 2) for k, v in delays.items()}, FAILOVER_BOUND))
     assert max(delays.values()) <= FAILOVER_BOUND
     late = [op for op in history.ops if op.answered - op.sent > (op.wait or 0) + FAILOVER_BOUND]
@@ -161,7 +161,7 @@ def test_losing_one_etcd_member_of_three_fails_over_within_the_bound(space, reso
     assert_no_double_grant(history)
 
 
-def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(space, resource):
+def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(space, resource, report):
     d1, d2, d3 = space.daemons
     pids = [d.process.pid for d in space.daemons]
     history = History()
@@ -182,7 +182,7 @@ def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(
                 latencies.append(op.answered - op.sent)
                 assert op.answered - op.sent <= wait + NO_QUORUM_BOUND, op
         ended = waiter.result(timeout=60)
-    print("\nno quorum: new acquires got 503 after %s s (bound %.0f s); the waiter (wait 8 s) got %s after %.2f s: %s"
+    report("no quorum: new acquires got 503 after %s s (bound %.0f s); the waiter (wait 8 s) got %s after %.2f s: %s"
           % ([round(x, 2) for x in latencies], NO_QUORUM_BOUND, ended.status, ended.answered - ended.sent, ended.error))
     assert ended.status in (408, 503), ended
     assert ended.status == 408 or "etcd" in ended.error, ended
@@ -194,14 +194,14 @@ def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(
         space.cluster.start_member(n)
     back = time.monotonic()
     delays = granted_through_each(space, client, resource + "b", back, RESUME_BOUND)
-    print("quorum back: each daemon granted again after %s s (bound %.0f s)"
+    report("quorum back: each daemon granted again after %s s (bound %.0f s)"
           % ({k: round(v, 2) for k, v in delays.items()}, RESUME_BOUND))
     assert max(delays.values()) <= RESUME_BOUND
     assert [d.process.pid for d in space.daemons] == pids, "a daemon was restarted"
     assert_no_double_grant(history)
 
 
-def test_a_daemon_paused_past_its_session_ttl_grants_nothing_from_stale_state(space, resource):
+def test_a_daemon_paused_past_its_session_ttl_grants_nothing_from_stale_state(space, resource, report):
     d1, d2, d3 = space.daemons
     history = History()
     client = RecordingClient("t", history, ANSWER_BOUND)
@@ -214,14 +214,14 @@ def test_a_daemon_paused_past_its_session_ttl_grants_nothing_from_stale_state(sp
         assert client.release(d2, held).status == 204
         successor = client.acquire(d3, resource, 60, 20, request_id())
         assert successor.status == 201, successor
-        print("\nwaiter of a paused daemon passed over %.2f s after the pause (bound %.1f s)"
+        report("waiter of a paused daemon passed over %.2f s after the pause (bound %.1f s)"
               % (successor.answered - paused, SESSION_BOUND))
         assert successor.answered - paused <= SESSION_BOUND + 1.0  # + the release's round trip
         wait_until(lambda: time.monotonic() - paused > SESSION_TTL + 2, timeout=30, what="the pause to outlast the TTL")
         d1.resume()
         resumed = time.monotonic()
         ended = stale.result(timeout=60)
-    print("the paused daemon's waiter got %s %.2f s after SIGCONT: %s"
+    report("the paused daemon's waiter got %s %.2f s after SIGCONT: %s"
           % (ended.status, ended.answered - resumed, ended.error))
     assert ended.status in (503, 408), ended  # the successor holds: no legitimate grant is possible
     assert ended.answered - resumed <= ANSWER_BOUND + (ended.wait if ended.status == 408 else 0)

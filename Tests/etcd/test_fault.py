@@ -160,11 +160,10 @@ def run_fault_test(space, seconds):
     return history
 
 
-def test_no_anomaly_under_kills_and_pauses(space):
+def test_no_anomaly_under_kills_and_pauses(space, report):
     history = run_fault_test(space, SECONDS)
     anomalies = check(history, ANSWER_BOUND, RECOVERY_BOUND)
-    print()
-    print(summary(history, anomalies))
+    report(summary(history, anomalies))
     for anomaly in anomalies[:20]:
         print(anomaly)
     assert sum(1 for op in history.ops if op.op == "acquire" and op.status == 201) > 0
