@@ -227,6 +227,27 @@ def releases_undone(history):
     return anomalies
 
 
+def refreshes_after_expiry(history, slack=0.25):
+    """A refresh never re-acquires a lost lock: one sent after the lock had certainly expired
+    (its 201 or its last refresh answered more than a lifetime before) must not get 200.
+    `slack` allows for a daemon's timer firing a little late."""
+    refreshes = {}
+    for op in history.ops:
+        if op.op == REFRESH and op.status == 200 and op.uid:
+            refreshes.setdefault(op.uid, []).append(op)
+    anomalies = []
+    for op in history.ops:
+        if op.op != ACQUIRE or op.status != 201 or op.uid not in refreshes:
+            continue
+        expired = op.answered + op.lifetime
+        for refresh in sorted(refreshes[op.uid], key=lambda r: r.sent):
+            if refresh.sent > expired + slack:
+                anomalies.append(Anomaly("refresh-revived", "lock %s refreshed %.3f s after it had expired"
+                                         % (op.uid, refresh.sent - expired), [op, refresh]))
+            expired = max(expired, refresh.answered + (refresh.lifetime or op.lifetime))
+    return anomalies
+
+
 def answer_limit(op, faults, bound):
     """When `op` must have had its answer: its deadline plus `bound`, extended past every
     kill or pause of its daemon that began before then (plus `bound` to recover)."""
@@ -314,7 +335,7 @@ def rejected_writes(history):
 def check(history, answer_bound, recovery_bound):
     """Every anomaly in `history`; an empty list means it passed."""
     return (overlapping_holders(history) + tokens_backwards(history) + releases_undone(history)
-            + late_answers(history, answer_bound) + no_recovery(history, recovery_bound)
+            + refreshes_after_expiry(history) + late_answers(history, answer_bound) + no_recovery(history, recovery_bound)
             + rejected_writes(history))
 
 

@@ -138,6 +138,16 @@ def test_a_refresh_sent_before_the_release_was_acknowledged_may_succeed():
     assert kinds(h) == []
 
 
+def test_a_refresh_that_revives_an_expired_lock_is_caught():
+    h = history(grant("c1", "u1", 0.0, 0.1, 10, lifetime=2.0),
+                Op("c1", B, REFRESH, "r", 1.5, 1.6, 200, lock_url=B + "/locks/r/u1", lifetime=2.0),
+                Op("c1", B, REFRESH, "r", 3.5, 3.6, 200, lock_url=B + "/locks/r/u1", lifetime=2.0),  # in time
+                Op("c1", B, REFRESH, "r", 6.0, 6.1, 200, lock_url=B + "/locks/r/u1", lifetime=2.0))  # expired 5.6
+    anomalies = check(h, ANSWER_BOUND, 1e9)
+    assert [a.kind for a in anomalies] == ["refresh-revived"]
+    assert anomalies[0].records[1].sent == 6.0
+
+
 def test_a_late_answer_is_caught():
     h = history(Op("c1", A, ACQUIRE, "r", 0.0, 5.0 + ANSWER_BOUND + 0.1, 408, lifetime=5.0, wait=5.0),
                 Op("c1", A, RELEASE, "r", 10.0, 10.0 + ANSWER_BOUND + 0.1, 404, lock_url=A + "/locks/r/u9"))

@@ -5,7 +5,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from checker import History, overlapping_holders, tokens_backwards
+from checker import History, overlapping_holders, refreshes_after_expiry, tokens_backwards
 from harness import ETCD_TIMEOUT, SESSION_TTL, RecordingClient, request_id, wait_until
 
 # A dead or cut-off daemon's waiters leave their queues within this: the session lease
@@ -119,6 +119,26 @@ def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_
         assert op.status == 201 and op.answered - op.sent <= ANSWER_BOUND, op
         client.release(daemon, op)
     assert_no_double_grant(history)
+
+
+def test_a_killed_daemons_lock_cannot_be_refreshed_once_its_lifetime_ran_out(space, resource, report):
+    """Its holder lease deletes it up to HOLDER_LEASE_LATENESS late; meanwhile the key is
+    still there, but "a refresh never re-acquires a lost lock"."""
+    d1, d2, d3 = space.daemons
+    history = History()
+    client = RecordingClient("t", history, ANSWER_BOUND)
+    lifetime = 3
+    granted = client.acquire(d1, resource, lifetime, 0, request_id())
+    assert granted.status == 201, granted
+    d1.kill()
+    expired = granted.answered + lifetime + 0.3  # certainly past: granted before its 201 came
+    wait_until(lambda: time.monotonic() > expired, timeout=30, what="the lifetime to run out")
+    refresh = client.refresh(d2, granted, 30)
+    listing = client.show(d3, granted)
+    report("refresh of a killed daemon's lock %.2f s after its lifetime ran out: %s; shown active: %s"
+           % (refresh.sent - granted.answered - lifetime, refresh.status, listing.active))
+    assert refresh.status == 404, refresh
+    assert refreshes_after_expiry(history) == []
 
 
 def member_numbers(cluster):
