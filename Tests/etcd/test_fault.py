@@ -66,8 +66,9 @@ class Worker(threading.Thread):
             return
         self.client.write(self.storage, op)
         if self.random.random() < 0.2:
-            self.each_daemon_once(lambda d: self.client.refresh(d, op, op.lifetime))
-            self.client.write(self.storage, op)
+            refreshed = self.each_daemon_once(lambda d: self.client.refresh(d, op, op.lifetime))
+            if refreshed.status == 200:
+                self.client.write(self.storage, op)
         released = self.each_daemon_once(lambda d: self.client.release(d, op))
         if released.status == 204 and self.random.random() < 0.3:
             self.each_daemon_once(lambda d: self.client.show(d, op))
