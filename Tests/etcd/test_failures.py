@@ -5,6 +5,8 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from checker import History, overlapping_holders, refreshes_after_expiry, tokens_backwards
 from harness import ETCD_TIMEOUT, SESSION_TTL, RecordingClient, request_id, wait_until
 
@@ -28,6 +30,17 @@ NO_QUORUM_BOUND = ETCD_TIMEOUT + 2.0
 # may first find its session gone and make a new one (a keep-alive period of SESSION_TTL / 3
 # plus one lease grant), so it grants again within this.
 RESUME_BOUND = SESSION_TTL + 2 * ETCD_TIMEOUT + 4.0
+
+
+class KnownAnomaly(AssertionError):
+    """A contract violation of rdlmd found by these tests and reported, not yet fixed: the
+    test is marked xfail(strict) for it alone, so any other failure still fails, and a fix
+    shows as XPASS (then drop the marker)."""
+
+
+def known_anomaly(condition, message):
+    if not condition:
+        raise KnownAnomaly(message)
 
 
 def listed(daemon, resource):
@@ -97,7 +110,7 @@ def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_
         # The dead daemon's waiter was ahead: it must leave before the live one is served.
         granted = live_waiter.result(timeout=60)
         report("waiter behind a killed daemon's waiter granted %.2f s after the kill (bound %.1f s)"
-              % (granted.answered - killed, SESSION_BOUND))
+               % (granted.answered - killed, SESSION_BOUND))
         assert granted.status == 201, granted
         assert granted.answered - killed <= SESSION_BOUND
         assert dead_waiter.result(timeout=60).status is None  # its connection died with d1
@@ -111,7 +124,7 @@ def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_
         return op if op.status == 201 else None
     successor = wait_until(taken, timeout=60, interval=0.1, what="the orphaned lock to expire")
     report("lock of a killed daemon (lifetime 6 s) taken over %.2f s after its grant was sent"
-          % (successor.answered - orphan.sent))
+           % (successor.answered - orphan.sent))
     assert successor.answered <= orphan.answered + 6 + HOLDER_LEASE_LATENESS
     # The others kept serving throughout (each answer above was within ANSWER_BOUND too).
     for daemon in (d2, d3):
@@ -121,6 +134,9 @@ def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_
     assert_no_double_grant(history)
 
 
+@pytest.mark.xfail(raises=KnownAnomaly, strict=True, reason=(
+    "rdlmd anomaly: the etcd backend's refresh rewrites a lock whose lifetime ran out while its "
+    "key waits for its holder lease (granting daemon dead), giving it a new lifetime"))
 def test_a_killed_daemons_lock_cannot_be_refreshed_once_its_lifetime_ran_out(space, resource, report):
     """Its holder lease deletes it up to HOLDER_LEASE_LATENESS late; meanwhile the key is
     still there, but "a refresh never re-acquires a lost lock"."""
@@ -137,8 +153,8 @@ def test_a_killed_daemons_lock_cannot_be_refreshed_once_its_lifetime_ran_out(spa
     listing = client.show(d3, granted)
     report("refresh of a killed daemon's lock %.2f s after its lifetime ran out: %s; shown active: %s"
            % (refresh.sent - granted.answered - lifetime, refresh.status, listing.active))
-    assert refresh.status == 404, refresh
-    assert refreshes_after_expiry(history) == []
+    known_anomaly(refresh.status == 404 and refreshes_after_expiry(history) == [],
+                  "a refresh revived an expired lock: %s" % refresh)
 
 
 def member_numbers(cluster):
@@ -174,7 +190,7 @@ def test_losing_one_etcd_member_of_three_fails_over_within_the_bound(space, reso
         for future in running:
             future.result(timeout=120)
     report("leader (member %d) killed: failover delay per daemon %s s (bound %.0f s)"
-          % (leader, {k: round(v, 2) for k, v in delays.items()}, FAILOVER_BOUND))
+           % (leader, {k: round(v, 2) for k, v in delays.items()}, FAILOVER_BOUND))
     assert max(delays.values()) <= FAILOVER_BOUND
     late = [op for op in history.ops if op.answered - op.sent > (op.wait or 0) + FAILOVER_BOUND]
     assert late == [], late
@@ -203,7 +219,7 @@ def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(
                 assert op.answered - op.sent <= wait + NO_QUORUM_BOUND, op
         ended = waiter.result(timeout=60)
     report("no quorum: new acquires got 503 after %s s (bound %.0f s); the waiter (wait 8 s) got %s after %.2f s: %s"
-          % ([round(x, 2) for x in latencies], NO_QUORUM_BOUND, ended.status, ended.answered - ended.sent, ended.error))
+           % ([round(x, 2) for x in latencies], NO_QUORUM_BOUND, ended.status, ended.answered - ended.sent, ended.error))
     assert ended.status in (408, 503), ended
     assert ended.status == 408 or "etcd" in ended.error, ended
     assert ended.answered - ended.sent <= ended.wait + NO_QUORUM_BOUND
@@ -215,12 +231,15 @@ def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(
     back = time.monotonic()
     delays = granted_through_each(space, client, resource + "b", back, RESUME_BOUND)
     report("quorum back: each daemon granted again after %s s (bound %.0f s)"
-          % ({k: round(v, 2) for k, v in delays.items()}, RESUME_BOUND))
+           % ({k: round(v, 2) for k, v in delays.items()}, RESUME_BOUND))
     assert max(delays.values()) <= RESUME_BOUND
     assert [d.process.pid for d in space.daemons] == pids, "a daemon was restarted"
     assert_no_double_grant(history)
 
 
+@pytest.mark.xfail(raises=KnownAnomaly, strict=True, reason=(
+    "rdlmd anomaly: a daemon paused past its session TTL answers its waiter 409 (deleted by an "
+    "admin) on SIGCONT, not the 503 of a lost session"))
 def test_a_daemon_paused_past_its_session_ttl_grants_nothing_from_stale_state(space, resource, report):
     d1, d2, d3 = space.daemons
     history = History()
@@ -235,15 +254,15 @@ def test_a_daemon_paused_past_its_session_ttl_grants_nothing_from_stale_state(sp
         successor = client.acquire(d3, resource, 60, 20, request_id())
         assert successor.status == 201, successor
         report("waiter of a paused daemon passed over %.2f s after the pause (bound %.1f s)"
-              % (successor.answered - paused, SESSION_BOUND))
+               % (successor.answered - paused, SESSION_BOUND))
         assert successor.answered - paused <= SESSION_BOUND + 1.0  # + the release's round trip
         wait_until(lambda: time.monotonic() - paused > SESSION_TTL + 2, timeout=30, what="the pause to outlast the TTL")
         d1.resume()
         resumed = time.monotonic()
         ended = stale.result(timeout=60)
     report("the paused daemon's waiter got %s %.2f s after SIGCONT: %s"
-          % (ended.status, ended.answered - resumed, ended.error))
-    assert ended.status in (503, 408), ended  # the successor holds: no legitimate grant is possible
+           % (ended.status, ended.answered - resumed, ended.error))
+    assert ended.status != 201, ended  # the successor holds: no legitimate grant is possible
     assert ended.answered - resumed <= ANSWER_BOUND + (ended.wait if ended.status == 408 else 0)
     # And it serves correctly afterwards: sees the successor's hold, grants once it is gone.
     d1.wait_serving(timeout=RESUME_BOUND + 30)
@@ -254,3 +273,5 @@ def test_a_daemon_paused_past_its_session_ttl_grants_nothing_from_stale_state(sp
     assert after.status == 201 and after.token > successor.token, after
     client.release(d1, after)
     assert_no_double_grant(history)
+    # Its session lost, the daemon says so (503); 409 would tell the client an admin deleted it.
+    known_anomaly(ended.status in (503, 408), "the paused daemon's waiter got %s, not 503: %s" % (ended.status, ended.error))
