@@ -103,10 +103,11 @@ class Daemon:
             return False
 
     def serves(self, resource="readiness"):
-        """A try-lock through this daemon is granted (and released): it has its etcd session."""
+        """An acquire through this daemon is granted (and released). It may wait, so the
+        daemon needs its etcd session for it, which a try-lock does not."""
         try:
             response = self.request("POST", "/locks/" + resource, json.dumps(
-                {"title": "readiness probe", "lifetime": 5, "wait": 0}), timeout=10)
+                {"title": "readiness probe", "lifetime": 5, "wait": 1}), timeout=10)
         except OSError:
             return False
         if response.status == 201:
