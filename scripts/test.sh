@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift test suites, then the original RDLM's Python client, the
 # README's curl tour, the C and shell clients and the examples against live daemons, a
-# kill -9 durability test, then a graceful-shutdown check.
+# kill -9 durability test, the etcd backend's fault test, then a graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -125,6 +125,9 @@ RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tes
 
 echo "==> hostile load: floods, slow requests, bad Host, early FIN, quotas, out of descriptors, --max-connections, ambiguous JSON" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/hostile
+
+echo "==> etcd: fault test and failure bounds (3 daemons on a 3-member etcd cluster; kills, pauses, lost quorum)" >&2
+RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/etcd
 
 echo "==> benchmark suite, smoke run: every scenario produces numbers (not timed; debug builds)" >&2
 Benchmarks/run.sh --quick --debug --rdlmd .build/debug/rdlmd
