@@ -5,7 +5,6 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from checker import History, overlapping_holders, refreshes_after_expiry, tokens_backwards
 from harness import ETCD_TIMEOUT, SESSION_TTL, RecordingClient, request_id, wait_until
@@ -32,15 +31,9 @@ NO_QUORUM_BOUND = ETCD_TIMEOUT + 2.0
 RESUME_BOUND = SESSION_TTL + 2 * ETCD_TIMEOUT + 4.0
 
 
-class KnownAnomaly(AssertionError):
-    """A contract violation of rdlmd found by these tests and reported, not yet fixed: the
-    test is marked xfail(strict) for it alone, so any other failure still fails, and a fix
-    shows as XPASS (then drop the marker)."""
-
-
-def known_anomaly(condition, message):
-    if not condition:
-        raise KnownAnomaly(message)
+def assert_contract(condition, message):
+    """A check of the contract that once failed in rdlmd (found by these tests, now fixed)."""
+    assert condition, message
 
 
 def listed(daemon, resource):
@@ -134,9 +127,6 @@ def test_a_killed_daemons_locks_stay_held_and_its_waiters_go_within_the_session_
     assert_no_double_grant(history)
 
 
-@pytest.mark.xfail(raises=KnownAnomaly, strict=True, reason=(
-    "rdlmd anomaly: the etcd backend's refresh rewrites a lock whose lifetime ran out while its "
-    "key waits for its holder lease (granting daemon dead), giving it a new lifetime"))
 def test_a_killed_daemons_lock_cannot_be_refreshed_once_its_lifetime_ran_out(space, resource, report):
     """Its holder lease deletes it up to HOLDER_LEASE_LATENESS late; meanwhile the key is
     still there, but "a refresh never re-acquires a lost lock"."""
@@ -153,7 +143,7 @@ def test_a_killed_daemons_lock_cannot_be_refreshed_once_its_lifetime_ran_out(spa
     listing = client.show(d3, granted)
     report("refresh of a killed daemon's lock %.2f s after its lifetime ran out: %s; shown active: %s"
            % (refresh.sent - granted.answered - lifetime, refresh.status, listing.active))
-    known_anomaly(refresh.status == 404 and refreshes_after_expiry(history) == [],
+    assert_contract(refresh.status == 404 and refreshes_after_expiry(history) == [],
                   "a refresh revived an expired lock: %s" % refresh)
 
 
@@ -237,9 +227,6 @@ def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(
     assert_no_double_grant(history)
 
 
-@pytest.mark.xfail(raises=KnownAnomaly, strict=True, reason=(
-    "rdlmd anomaly: a daemon paused past its session TTL answers its waiter 409 (deleted by an "
-    "admin) on SIGCONT, not the 503 of a lost session"))
 def test_a_daemon_paused_past_its_session_ttl_grants_nothing_from_stale_state(space, resource, report):
     d1, d2, d3 = space.daemons
     history = History()
@@ -274,4 +261,4 @@ def test_a_daemon_paused_past_its_session_ttl_grants_nothing_from_stale_state(sp
     client.release(d1, after)
     assert_no_double_grant(history)
     # Its session lost, the daemon says so (503); 409 would tell the client an admin deleted it.
-    known_anomaly(ended.status in (503, 408), "the paused daemon's waiter got %s, not 503: %s" % (ended.status, ended.error))
+    assert_contract(ended.status in (503, 408), "the paused daemon's waiter got %s, not 503: %s" % (ended.status, ended.error))

@@ -54,7 +54,7 @@ extension EtcdLockService {
                     }
                     // Not renewed for a whole TTL: its waiters may be gone from their queues.
                     if self.clock.now - state.sessionRenewed > .seconds(self.settings.sessionTTL) {
-                        return self.sessionLost("etcd: this daemon could not renew its session lease for \(self.settings.sessionTTL) s (\(error))", &state)
+                        return self.sessionLost("etcd: this daemon could not renew its session lease for \(self.settings.sessionTTL) s (\((error as? EtcdError)?.reason ?? "\(error)"))", &state)
                     }
                     return nil
                 }
