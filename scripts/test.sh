@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: the Swift test suites, then the original RDLM's Python client, the
-# README's curl tour, the C and shell clients and the examples against live daemons, a
-# kill -9 durability test, the etcd backend's fault test, then a graceful-shutdown check.
+# Runs every test: the Swift test suites (two 3-member etcd clusters running), then the
+# original RDLM's Python client, the README's curl tour, the C, shell and command-line
+# clients against live daemons (in memory, then three sharing a lock space on etcd), the
+# examples, a kill -9 durability test, hostile load, the etcd backend's fault test and
+# failure bounds, a benchmark smoke run, then a graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
