@@ -91,6 +91,7 @@ let package = Package(
             name: "RDLMServerTests",
             dependencies: [
                 "RDLMServer",
+                "RDLMEtcd",
                 "RDLMTestSupport",
                 "RDLMCore",
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOPosix
+import RDLMEtcd
 import RDLMCore
 import RDLMTestSupport
 import Testing
@@ -184,6 +186,25 @@ struct EtcdBackendTests {
         }
     }
 
+    @Test("group commit: of many try-locks sent at once on one resource exactly one is granted, and distinct resources all are")
+    func groupCommit() async throws {
+        try await withEtcdDaemons { daemons in
+            for round in 0..<3 {
+                let statuses = try await withThrowingTaskGroup(of: (String, Int).self) { group in
+                    for index in 0..<24 {
+                        let resource = index % 2 == 0 ? "hot\(round)" : "cold\(round)x\(index)"
+                        group.addTask { (resource, try await daemons[index % 3].acquire(resource, wait: 0).status) }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                let hot = statuses.filter { $0.0.hasPrefix("hot") }.map(\.1)
+                #expect(hot.filter { $0 == 201 }.count == 1, "one holder of hot\(round): \(hot)")
+                #expect(hot.filter { $0 == 408 }.count == 11)
+                #expect(statuses.filter { $0.0.hasPrefix("cold") }.allSatisfy { $0.1 == 201 })
+            }
+        }
+    }
+
     @Test("an acquire retried through another daemon with its RDLM-Request-Id gets the same lock")
     func retriedElsewhere() async throws {
         try await withEtcdDaemons { daemons in
@@ -217,5 +238,35 @@ struct EtcdBackendTests {
             #expect(try await behind.answer().status == 201)
             for parked in [waiter, behind] { await parked.connection.close() }
         }
+    }
+}
+
+/// Group commit on its own, against the cluster: what makes it safe is that a batch never
+/// holds two transactions on one resource (etcd evaluates every compare of a nested
+/// transaction before any of its writes).
+@Suite("etcd backend: group commit", .enabled(if: TestCluster.directory != nil, "RDLM_TEST_ETCD_DIR names no etcd cluster"))
+struct EtcdWriteBatcherTests {
+    @Test("put-if-empty on one resource, sent while the batcher is busy: exactly one succeeds")
+    func oneResourcePerBatch() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let client = EtcdClient(endpoints: TestCluster.endpoints, eventLoopGroup: group, logger: Logger(label: "batcher-test"))
+        let batcher = EtcdWriteBatcher(etcd: client)
+        let prefix = "/rdlm-batcher-test/\(LockID.random())/"
+        func putIfEmpty(_ resource: String, _ name: String) -> EtcdTxn {
+            let range = prefix + resource + "/"
+            return EtcdTxn(
+                compare: [EtcdCompare(key: range, rangeEnd: EtcdKey.prefixEnd(range), result: .equal, target: .createRevision(0))],
+                success: [.put(key: range + name, value: [], lease: 0)])
+        }
+        // Two in flight, so that the rest wait and go out as batches.
+        let busy = (0..<EtcdWriteBatcher.maxInFlight).map { batcher.txn(putIfEmpty("busy\($0)", "k"), on: "busy\($0)") }
+        let contenders = (0..<6).map { batcher.txn(putIfEmpty("one", "k\($0)"), on: "one") }
+        for future in busy { #expect(try await future.get().succeeded) }
+        var granted = 0
+        for future in contenders where try await future.get().succeeded { granted += 1 }
+        #expect(granted == 1, "\(granted) of 6 put-if-empty on one resource succeeded")
+        _ = try await client.deleteRange(prefix, rangeEnd: EtcdKey.prefixEnd(prefix)).get()
+        _ = try await client.shutdown().get()
+        try await group.shutdownGracefully()
     }
 }

@@ -23,7 +23,7 @@ extension EtcdLockService {
 
     public func release(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
         let keys = keys(id, on: resource)
-        return etcd.txn(EtcdTxn(compare: [], success: keys.map { .deleteRange(key: $0, rangeEnd: nil) }, failure: []))
+        return batcher.txn(EtcdTxn(compare: [], success: keys.map { .deleteRange(key: $0, rangeEnd: nil) }, failure: []), on: resource)
             .flatMapErrorThrowing { throw Self.unavailable($0) }
             .map { txn in
                 let deleted = txn.responses.contains { response in
@@ -73,10 +73,10 @@ extension EtcdLockService {
             renewed.expiresMicroseconds = wall.microseconds(self.clock.now) + renewed.lifetimeMicroseconds
             let written = renewed
             return self.holderLease(until: written.expiresMicroseconds ?? 0).flatMap { lease in
-                self.etcd.txn(EtcdTxn(
+                self.batcher.txn(EtcdTxn(
                     compare: [EtcdCompare(key: kv.key, result: .equal, target: .modRevision(kv.modRevision))],
                     success: [.put(key: kv.key, value: written.bytes, lease: lease)],
-                    failure: []))
+                    failure: []), on: resource)
             }.flatMap { txn in
                 guard txn.succeeded else {
                     // Written or deleted since the read: read again.

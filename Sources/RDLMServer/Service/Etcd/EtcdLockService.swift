@@ -102,6 +102,8 @@ public final class EtcdLockService: LockService {
     }
 
     let etcd: EtcdClient
+    /// Every write of a lock goes through it: group commit.
+    let batcher: EtcdWriteBatcher
     let space: EtcdLockSpace
     let settings: EtcdSettings
     /// Written into every version this daemon writes.
@@ -121,6 +123,7 @@ public final class EtcdLockService: LockService {
         self.logger = logger
         self.name = String(LockID.random().description.prefix(16))
         self.etcd = EtcdClient(endpoints: settings.endpoints, eventLoopGroup: group, requestTimeout: settings.requestTimeout, logger: logger)
+        self.batcher = EtcdWriteBatcher(etcd: etcd)
         startUpkeep()
     }
 
@@ -185,7 +188,7 @@ public final class EtcdLockService: LockService {
         let key = space.key(resource, request.mode, id)
         let waiting = EtcdLockRecord(request, daemon: name, now: now)
         let granted = waiting.granted(at: now, by: name)
-        holderLease(until: granted.expiresMicroseconds ?? now).flatMap { [etcd, space] lease in
+        holderLease(until: granted.expiresMicroseconds ?? now).flatMap { [batcher, space] lease in
             let blocking = space.blockingRange(resource, request.mode)
             let whole = space.resourcePrefix(resource)
             let queue: [EtcdOp] = waits
@@ -198,10 +201,10 @@ public final class EtcdLockService: LockService {
                 success: [.put(key: key, value: granted.bytes, lease: lease)],
                 failure: queue)
             // The key exists already: a retry of a request the client named (RDLM-Request-Id).
-            return etcd.txn(EtcdTxn(
+            return batcher.txn(EtcdTxn(
                 compare: [EtcdCompare(key: key, result: .equal, target: .version(0))],
                 success: [.txn(grantOrQueue)],
-                failure: [.range(key: key, rangeEnd: nil)]))
+                failure: [.range(key: key, rangeEnd: nil)]), on: resource)
         }.whenComplete { result in
             self.acquired(
                 result, request: request, resource: resource, id: id, key: key, waiting: waiting, granted: granted,
@@ -307,10 +310,10 @@ public final class EtcdLockService: LockService {
         var adopted = record
         adopted.daemon = name
         let mine = adopted
-        etcd.txn(EtcdTxn(
+        batcher.txn(EtcdTxn(
             compare: [EtcdCompare(key: existing.key, result: .equal, target: .modRevision(existing.modRevision))],
             success: [.put(key: existing.key, value: mine.bytes, lease: existing.lease)],
-            failure: [])
+            failure: []), on: resource
         ).whenComplete { result in
             switch result {
             case .success(let txn) where txn.succeeded:
@@ -420,11 +423,11 @@ public final class EtcdLockService: LockService {
     private func grant(_ id: LockID, _ waiter: Waiter) {
         let wall = WallClock()
         let granted = waiter.record.granted(at: wall.microseconds(clock.now), by: name)
-        holderLease(until: granted.expiresMicroseconds ?? 0).flatMap { [etcd] lease in
-            etcd.txn(EtcdTxn(
+        holderLease(until: granted.expiresMicroseconds ?? 0).flatMap { [batcher] lease in
+            batcher.txn(EtcdTxn(
                 compare: [EtcdCompare(key: waiter.key, result: .equal, target: .createRevision(waiter.revision))],
                 success: [.put(key: waiter.key, value: granted.bytes, lease: lease)],
-                failure: []))
+                failure: []), on: waiter.resource)
         }.whenComplete { result in
             let effects = self.state.withLock { state -> [Effect] in
                 guard let waiter = state.waiters.removeValue(forKey: id) else { return [] }
@@ -469,7 +472,7 @@ public final class EtcdLockService: LockService {
         let delete = EtcdTxn(
             compare: [EtcdCompare(key: key, result: .equal, target: .modRevision(modRevision))],
             success: [.deleteRange(key: key, rangeEnd: nil)], failure: [])
-        etcd.txn(delete).whenFailure { _ in
+        batcher.txn(delete, on: space.parse(key)?.resource ?? key).whenFailure { _ in
             self.state.withLock { $0.pendingDeletes.append(delete) }
         }
     }
@@ -491,7 +494,7 @@ public final class EtcdLockService: LockService {
         if deleteKey {
             let delete = Self.deleteIfUnchanged(waiter.key, values: [waiter.record.bytes])
             effects.append { [self] in
-                etcd.txn(delete).whenFailure { _ in self.state.withLock { $0.pendingDeletes.append(delete) } }
+                batcher.txn(delete, on: waiter.resource).whenFailure { _ in self.state.withLock { $0.pendingDeletes.append(delete) } }
             }
         }
         return effects
