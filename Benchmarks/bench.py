@@ -1077,6 +1077,35 @@ def render(path, out):
     return 0
 
 
+def carry_over(results, path):
+    """An --only run rewrites the published report: what it did not measure is kept from the
+    run that wrote the report before, and the report says so."""
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return
+    kept = [n for n in sorted(old.get("scenarios", {})) if n not in results["scenarios"]]
+    for n in kept:
+        results["scenarios"][n] = old["scenarios"][n]
+    if not results["chart"] and old.get("chart"):
+        results["chart"] = {(k.rsplit("-", 1)[0], int(k.rsplit("-", 1)[1])): v for k, v in old["chart"].items()}
+        results["chart_details"] = old.get("chart_details", {})
+        kept.append("chart")
+    if not results["original"].get("available") and old.get("original", {}).get("available"):
+        results["original"] = old["original"]
+        kept.append("original")
+    if not results.get("profile") and old.get("profile"):
+        results["profile"] = old["profile"]
+        kept.append("profile")
+    if kept:
+        invocation = old.get("settings", {}).get("invocation", "")
+        results["notes"].append(
+            f"Not measured again by this run, kept from the run of {old.get('started', '?')} UTC on commit "
+            f"{old.get('machine', {}).get('revision', '?')} (`Benchmarks/run.sh{' ' + invocation if invocation else ''}`): "
+            f"{', '.join(kept)}.")
+
+
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "--render":
         out = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "docs", "benchmarks.md")
@@ -1128,6 +1157,8 @@ def main():
         results["original"]["how"] = args.original_how
     else:
         results["original"]["how"] = args.original_missing or "Not measured in this run."
+    if only and not args.quick and not args.out:
+        carry_over(results, os.path.join(ROOT, "docs", "benchmarks.json"))
     results["load_end"] = load_average()
     results["elapsed_s"] = time.monotonic() - began
     rows = targets_table(results)
