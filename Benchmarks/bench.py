@@ -604,10 +604,17 @@ def targets_table(results):
             ratio = mine / theirs if mine is not None and theirs else None
             row("7", f"etcd, {label}, 10 connections over 3 daemons: ≥ {factor:g} × etcd's own lock",
                 f"{fmt(mine)} vs {fmt(theirs)} cycles/s (×{fmt(ratio, 2)})", ratio is not None and ratio >= factor)
-        p99 = ours["contended"].get("handoff", {}).get("p99_us")
-        row("7", "etcd, handoff latency p99 ≤ 10 ms", f"{fmt(p99 / 1000 if p99 is not None else None, 2)} ms "
-            f"(etcd's own lock: {fmt(etcd['contended'].get('handoff', {}).get('p99_us', 0) / 1000, 2)} ms)",
-            p99 is not None and p99 <= 10_000)
+        def handoff_p99(side, kind):
+            p99 = side["contended"].get(kind, {}).get("p99_us")
+            return p99 / 1000 if p99 is not None else None
+
+        # Judged from the release's send (scenario 2's definition), which is never shorter than
+        # from its answer and exists for every grant.
+        p99 = handoff_p99(ours, "handoff")
+        row("7", "etcd, handoff latency p99 ≤ 10 ms",
+            f"{fmt(p99, 2)} ms from the release sent, {fmt(handoff_p99(ours, 'handoff_from_release_answer'), 2)} ms from "
+            f"its answer (etcd's own lock: {fmt(handoff_p99(etcd, 'handoff'), 2)} and "
+            f"{fmt(handoff_p99(etcd, 'handoff_from_release_answer'), 2)} ms)", p99 is not None and p99 <= 10)
         w = ours["writes"]
         row("7", "etcd writes per uncontended cycle: stated, and why (below)",
             f"{fmt(w['revisions_per_cycle'], 2)} writes (revisions), {fmt(w['proposals_per_cycle'], 2)} raft entries "
@@ -777,6 +784,10 @@ def markdown(results, rows, settings):
     add("rdlm-loadgen deadlines --target 127.0.0.1:PORT --expiries 1000 --timeouts 1000 --background-rate 5000   # 4")
     add("rdlm-loadgen cycles --target 127.0.0.1:PORT --mode unique --connections 10 --cycles 1000000 --warmup 0  # 5")
     add("rdlm-loadgen startup --binary rdlmd --runs 10 -- --admin-userpass-file yes                          # 6")
+    add(f"scripts/etcd-cluster.sh start DIR; rdlmd --port PORT --admin-userpass-file yes --etcd-endpoints \"$(cat DIR/endpoints)\" --etcd-prefix {ETCD_PREFIX}   # 7, three of them")
+    add(f"rdlm-loadgen cycles --target 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3 --mode distinct|contended --connections 10 --duration {d} --warmup {w}   # 7")
+    add(f"rdlm-loadgen cycles --protocol etcd-lock --target MEMBER1,MEMBER2,MEMBER3 --mode distinct|contended --connections 10 --duration {d} --warmup {w}   # 7")
+    add("rdlm-loadgen cycles [--protocol etcd-lock] --target … --mode distinct --connections 10 --cycles 5000 --warmup 0   # 7, writes per cycle")
     add("```")
     add("")
     add("`rdlm-loadgen` is `Benchmarks/.build/release/rdlm-loadgen`; `Benchmarks/run.sh --help` lists the options, "
