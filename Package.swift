@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "RDLMWire", targets: ["RDLMWire"]),
         .library(name: "RDLMCore", targets: ["RDLMCore"]),
         .library(name: "RDLMServer", targets: ["RDLMServer"]),
+        .library(name: "RDLMEtcd", targets: ["RDLMEtcd"]),
         .executable(name: "rdlmd", targets: ["rdlmd"]),
         .library(name: "RDLMClient", targets: ["RDLMClient"]),
         .executable(name: "rdlm", targets: ["rdlm"]),
@@ -24,7 +25,7 @@ let package = Package(
     ],
     targets: [
         // The wire contract in code: the rules both sides share (resource names, seconds,
-        // JSON strings, what a status means). No dependencies.
+        // JSON values and strings, base64, what a status means). No dependencies.
         .target(name: "RDLMWire"),
         .testTarget(name: "RDLMWireTests", dependencies: ["RDLMWire"]),
         // What the server and client tests share: waiting for a condition, never sleeping.
@@ -40,6 +41,7 @@ let package = Package(
             dependencies: [
                 "RDLMCore",
                 "RDLMWire",
+                "RDLMEtcd",
                 "CSystemMemory",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -48,6 +50,29 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // An etcd v3 client over etcd's JSON gateway (HTTP/1.1 on SwiftNIO), with failover
+        // across members and a watch that survives a member's loss: the etcd backend's base.
+        .target(
+            name: "RDLMEtcd",
+            dependencies: [
+                "RDLMWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Against a real 3-member cluster (scripts/etcd-cluster.sh, RDLM_TEST_ETCD_DIR).
+        .testTarget(
+            name: "RDLMEtcdTests",
+            dependencies: [
+                "RDLMEtcd",
+                "RDLMTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

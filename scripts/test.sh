@@ -8,20 +8,25 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_packages ca-certificates git curl python3 python3-venv libcurl4-openssl-dev \
-    gcc g++ libc6-dev dash valgrind shellcheck
+    gcc g++ libc6-dev dash valgrind shellcheck etcd-server etcd-client
 
 echo "==> swift build" >&2
 swift build --build-tests
-echo "==> swift test" >&2
-swift test --skip-build
 
 work=$(mktemp -d)
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    scripts/etcd-cluster.sh stop "$work/etcd" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+# RDLMEtcdTests run against a real 3-member cluster; some of them kill and restart members.
+scripts/etcd-cluster.sh start "$work/etcd"
+export RDLM_TEST_ETCD_DIR="$work/etcd"
+echo "==> swift test" >&2
+swift test --skip-build
 
 # A Python environment with rdlm-py, kept in .build so later runs reuse it.
 venv=.build/compat-venv
@@ -53,7 +58,7 @@ RDLM_PORT=$open_port RDLM_AUTH_PORT=$auth_port RDLM_AUTH_USER=admin RDLM_AUTH_PA
 echo "==> README curl tour" >&2
 Tests/compat/curl_tour.sh "http://127.0.0.1:$open_port"
 
-echo "==> C client: rdlm.h builds warning-free as C99 and C++11; its tests run as C under valgrind, then as C++" >&2
+echo "==> C client: rdlm.h builds warning-free as C99 and C++11; its tests (one daemon, then several servers) run as C under valgrind, then as C++" >&2
 c_flags=(-Wall -Wextra -Werror -pedantic -pthread -I Clients/c)
 gcc -std=c99 "${c_flags[@]}" -g -o "$work/test_rdlm" Clients/c/test_rdlm.c -lcurl
 g++ -std=c++11 "${c_flags[@]}" -x c++ -o "$work/test_rdlm_cxx" Clients/c/test_rdlm.c -lcurl
@@ -64,6 +69,13 @@ grep -E 'ERROR SUMMARY|definitely lost|All heap blocks' "$work/valgrind.log" | s
 # The C++ build, without valgrind; its base URL ends with a slash, which the client drops.
 RDLM_AUTH_URL="http://127.0.0.1:$auth_port/" RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
     "$work/test_rdlm_cxx" "http://127.0.0.1:$open_port/"
+# Several servers: dead ones (closed ports) and scripted ones around the live daemon.
+gcc -std=c99 "${c_flags[@]}" -g -o "$work/test_failover" Clients/c/test_failover.c -lcurl
+g++ -std=c++11 "${c_flags[@]}" -x c++ -o "$work/test_failover_cxx" Clients/c/test_failover.c -lcurl
+valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
+    --log-file="$work/valgrind-failover.log" "$work/test_failover" "http://127.0.0.1:$open_port"
+grep -E 'ERROR SUMMARY|definitely lost|All heap blocks' "$work/valgrind-failover.log" | sed 's/^==[0-9]*== /valgrind: /'
+"$work/test_failover_cxx" "http://127.0.0.1:$open_port/"
 
 echo "==> shell client: shellcheck, then its tests under dash and under bash" >&2
 shell_scripts=(Clients/shell/rdlm.sh Clients/shell/test_rdlm.sh Examples/shell/nightly-report.sh

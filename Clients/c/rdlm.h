@@ -53,6 +53,8 @@
  *                            reach the server as a path), a URL that is not http(s):// with
  *                            a host, seconds that are NaN or infinite, an unknown mode
  *     RDLM_ERR_NO_MEMORY     an allocation failed
+ *     RDLM_ERR_NO_RANDOM     rdlm_acquire could not read RDLM_RANDOM_SOURCE (default
+ *                            /dev/urandom) for its request id
  *   A 404 from acquire is reported as a bad request rather than "not found" because there
  *   is nothing to find: resources exist on demand, and only the name can be wrong. A release
  *   succeeds on 204 or 200. request_timeout_ms 0 means no limit on any request, acquire
@@ -62,6 +64,23 @@
  *   the answer ends, a body over RDLM_MAX_RESPONSE_BYTES), rdlm_acquire releases that lock
  *   at once, best effort, before returning the error: no lock is left held for nobody. The
  *   message then ends with what became of it.
+ *
+ * SEVERAL SERVERS
+ *   base_url may list daemons that share one lock space: "http://a:8888,http://b:8888".
+ *   A request goes to the server that answered last (the first at the start); only when a
+ *   server gives no HTTP answer at all (curl: could not resolve 6, could not connect 7,
+ *   empty reply 52, send 55 or receive 56 error, or a timeout 28 before anything was sent)
+ *   does it go to the next, round-robin, each server at most once per request. Any answer,
+ *   503 included, is the answer. When every server failed, the error and message are the
+ *   last server's. A lock URL's own server is asked first, then the list with the URL's
+ *   path (/locks/R/uid). A release that may have reached a server whose answer was then
+ *   lost and that gets 404 from the next is RDLM_OK: the lock is gone either way.
+ *   Every acquire sends "RDLM-Request-Id: <32 hex digits>" from RDLM_RANDOM_SOURCE, the
+ *   same to every server it tries; the daemon makes it the lock's uid, so a retry after a
+ *   lost answer is the same request. If a server answers 503 because that id still waits
+ *   on an earlier attempt's connection, the acquire is sent there again after a pause
+ *   (0.1 s doubling to 1 s; with libcurl before 7.66 without pause) until wait plus
+ *   request_timeout_ms, counted from the first attempt, have passed.
  */
 #ifndef RDLM_H
 #define RDLM_H
@@ -99,7 +118,8 @@ typedef enum rdlm_error {
     RDLM_ERR_PROTOCOL,
     RDLM_ERR_TRANSPORT,
     RDLM_ERR_BAD_ARGUMENT,
-    RDLM_ERR_NO_MEMORY
+    RDLM_ERR_NO_MEMORY,
+    RDLM_ERR_NO_RANDOM
 } rdlm_error;
 
 typedef enum rdlm_mode {
@@ -108,7 +128,8 @@ typedef enum rdlm_mode {
 } rdlm_mode;
 
 typedef struct rdlm_options {
-    const char *base_url;     /* "http://host:port"; default "http://127.0.0.1:8888" */
+    const char *base_url;     /* "http://host:port", or a comma-separated list of daemons
+                                 sharing one lock space; default "http://127.0.0.1:8888" */
     const char *title;        /* sent with every acquire; default "rdlm.h" */
     double lifetime;          /* default lifetime in seconds; default 300 */
     double wait;              /* default wait in seconds; default 10 */
@@ -182,6 +203,7 @@ RDLM_DEF const char *rdlm_last_message(const rdlm_client *client);
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(RDLM_MALLOC) != defined(RDLM_FREE)
 #error "rdlm.h: define both RDLM_MALLOC and RDLM_FREE, or neither"
@@ -193,6 +215,9 @@ RDLM_DEF const char *rdlm_last_message(const rdlm_client *client);
 #endif
 #ifndef RDLM_MAX_RESPONSE_BYTES
 #define RDLM_MAX_RESPONSE_BYTES (16u * 1024u * 1024u)
+#endif
+#ifndef RDLM_RANDOM_SOURCE
+#define RDLM_RANDOM_SOURCE "/dev/urandom"
 #endif
 
 #ifdef __cplusplus
@@ -210,7 +235,13 @@ struct rdlm_client {
     CURL *curl;
     struct curl_slist *headers;      /* Accept and no Expect: for every request */
     struct curl_slist *body_headers; /* the same plus Content-Type, for requests with a body */
-    char *base_url;                  /* without a trailing slash */
+    char **servers;                  /* the base URLs, without trailing slashes */
+    size_t server_count;
+    size_t current;                  /* the server that answered last: requests start there */
+    const char *base_url;            /* the server being asked: one of servers, or a lock
+                                        URL's own (for a relative Location) */
+    struct curl_slist *acquire_headers; /* body_headers plus this acquire's request id */
+    int no_answer;                   /* the last transfer's RDLM__NOT_SENT or RDLM__ANSWER_LOST */
     char *title_json;                /* the title, escaped for a JSON string */
     char *admin_user;
     char *admin_password;
@@ -523,16 +554,16 @@ static int rdlm__valid_name(const char *name) {
     return 1;
 }
 
-/* base_url + prefix + the resource name. */
-static rdlm_error rdlm__resource_url(rdlm_client *client, const char *prefix, const char *resource,
-                                     char **url) {
+/* prefix + the resource name: the path of a request, sent to each server in turn. */
+static rdlm_error rdlm__resource_path(rdlm_client *client, const char *prefix, const char *resource,
+                                      char **url) {
     static const char bad_name[] = "a resource name is letters and digits: [a-zA-Z0-9]+";
     *url = NULL;
     if (!rdlm__valid_name(resource)) {
         rdlm__set_message(client, bad_name, sizeof bad_name - 1);
         return RDLM_ERR_BAD_ARGUMENT;
     }
-    *url = rdlm__join(client->base_url, prefix, resource);
+    *url = rdlm__join("", prefix, resource);
     return *url ? RDLM_OK : RDLM_ERR_NO_MEMORY;
 }
 
@@ -631,6 +662,26 @@ static void rdlm__reset(rdlm_client *client) {
     client->token = 0;
 }
 
+enum { RDLM__NOT_SENT = 1, RDLM__ANSWER_LOST = 2 };
+
+/* Whether a failed transfer is a reason to ask the next server, and how far it got: 0 when
+ * an answer had begun (its status line came), for a timeout after the request went out
+ * (the request's own time is spent), and for TLS, URL or memory errors, which every server
+ * would meet; RDLM__NOT_SENT when no server saw the request; RDLM__ANSWER_LOST when it
+ * went out (or may have) and the connection broke without a word. */
+static int rdlm__no_answer(CURL *curl, CURLcode code) {
+    long status = 0, sent = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &sent);
+    if (status != 0) return 0;
+    switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_CONNECT: return RDLM__NOT_SENT;
+    case CURLE_OPERATION_TIMEDOUT: return sent == 0 ? RDLM__NOT_SENT : 0;
+    case CURLE_GOT_NOTHING: case CURLE_SEND_ERROR: case CURLE_RECV_ERROR: return RDLM__ANSWER_LOST;
+    default: return 0;
+    }
+}
+
 /* Sends one request. RDLM_OK means an HTTP answer came (any status); its body is in
  * client->body and an error body's text in client->message. */
 static rdlm_error rdlm__perform(rdlm_client *client, const char *method, const char *url,
@@ -638,6 +689,7 @@ static rdlm_error rdlm__perform(rdlm_client *client, const char *method, const c
     CURL *curl = client->curl;
     CURLcode code;
     rdlm__reset(client);
+    client->no_answer = 0;
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -654,7 +706,8 @@ static rdlm_error rdlm__perform(rdlm_client *client, const char *method, const c
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, (void *)&client->body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, rdlm__on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, (void *)client);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, body ? client->body_headers : client->headers);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, client->acquire_headers ? client->acquire_headers
+                                                : body ? client->body_headers : client->headers);
     if (strcmp(method, "GET") != 0) curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
@@ -679,6 +732,7 @@ static rdlm_error rdlm__perform(rdlm_client *client, const char *method, const c
         }
         if (client->curl_error[0]) rdlm__set_message(client, client->curl_error, strlen(client->curl_error));
         else rdlm__set_message(client, curl_easy_strerror(code), strlen(curl_easy_strerror(code)));
+        client->no_answer = rdlm__no_answer(curl, code);
         return RDLM_ERR_TRANSPORT;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &client->last_status);
@@ -754,6 +808,119 @@ static rdlm_error rdlm__take_body(rdlm_client *client, char **json) {
     return RDLM_OK;
 }
 
+/* ---- several servers ------------------------------------------------------------------- */
+
+/* Sends method + path to one server after another until one gives an HTTP answer: origin
+ * first when given (a lock URL's own server; alone with origin_only), then the list
+ * round-robin from the server that answered last, skipping origin. Returns what
+ * rdlm__perform returned for the last server tried; *answer_lost (may be NULL) tells
+ * whether an earlier server may have received the request before its answer was lost. */
+static rdlm_error rdlm__send(rdlm_client *client, const char *method, const char *origin, int origin_only,
+                             const char *path, const char *body, long timeout_ms, int admin,
+                             int *answer_lost) {
+    size_t k, n = origin_only ? 0 : client->server_count, start = client->current;
+    rdlm_error error = RDLM_ERR_TRANSPORT;
+    int lost = 0;
+    for (k = origin ? 0 : 1; k <= n; k++) {
+        size_t index = k > 0 ? (start + k - 1) % client->server_count : 0;
+        const char *server = k > 0 ? client->servers[index] : origin;
+        char *url;
+        if (k > 0 && origin && strcmp(server, origin) == 0) continue;
+        url = rdlm__join(server, path, "");
+        if (!url) return RDLM_ERR_NO_MEMORY;
+        client->base_url = server;
+        error = rdlm__perform(client, method, url, body, timeout_ms, admin);
+        RDLM_FREE(url);
+        if (error == RDLM_OK && k > 0) client->current = index;
+        if (error != RDLM_ERR_TRANSPORT || !client->no_answer) break;
+        if (client->no_answer == RDLM__ANSWER_LOST) lost = 1;
+    }
+    if (answer_lost) *answer_lost = lost && error == RDLM_OK;
+    return error;
+}
+
+/* A request about the lock at lock_url: to its own server, then its path (from /locks/ on)
+ * to the others. A URL without /locks/ goes to its own server only. */
+static rdlm_error rdlm__send_about(rdlm_client *client, const char *method, const char *lock_url,
+                                   const char *body, long timeout_ms, int *answer_lost) {
+    const char *path = strstr(lock_url, "/locks/");
+    char *origin;
+    rdlm_error error;
+    if (answer_lost) *answer_lost = 0;
+    if (!path) return rdlm__send(client, method, lock_url, 1, "", body, timeout_ms, 0, answer_lost);
+    origin = (char *)RDLM_MALLOC((size_t)(path - lock_url) + 1);
+    if (!origin) return RDLM_ERR_NO_MEMORY;
+    memcpy(origin, lock_url, (size_t)(path - lock_url));
+    origin[path - lock_url] = '\0';
+    error = rdlm__send(client, method, origin, 0, path, body, timeout_ms, 0, answer_lost);
+    client->base_url = client->servers[client->current]; /* origin is freed */
+    RDLM_FREE(origin);
+    return error;
+}
+
+/* Splits a comma-separated list of base URLs into client->servers, each checked and
+ * without trailing slashes. */
+static rdlm_error rdlm__parse_servers(rdlm_client *client, const char *list) {
+    size_t count = 1, i;
+    const char *p;
+    for (p = list; *p; p++) count += *p == ',';
+    client->servers = (char **)RDLM_MALLOC(count * sizeof *client->servers);
+    if (!client->servers) return RDLM_ERR_NO_MEMORY;
+    for (i = 0, p = list; i < count; i++) {
+        size_t length = strcspn(p, ",");
+        char *server = (char *)RDLM_MALLOC(length + 1);
+        if (!server) return RDLM_ERR_NO_MEMORY;
+        memcpy(server, p, length);
+        server[length] = '\0';
+        client->servers[client->server_count++] = server;
+        while (length > 0 && server[length - 1] == '/') server[--length] = '\0';
+        if (!rdlm__valid_base_url(server)) return RDLM_ERR_BAD_ARGUMENT;
+        p += strcspn(p, ",") + 1;
+    }
+    client->base_url = client->servers[0];
+    return RDLM_OK;
+}
+
+/* 32 lowercase hex digits from RDLM_RANDOM_SOURCE, unbuffered so only 16 bytes are read. */
+static rdlm_error rdlm__request_id(char *out) {
+    static const char hex[] = "0123456789abcdef";
+    unsigned char bytes[16];
+    size_t n = 0, i;
+    FILE *source = fopen(RDLM_RANDOM_SOURCE, "rb");
+    if (source) {
+        setvbuf(source, NULL, _IONBF, 0);
+        n = fread(bytes, 1, sizeof bytes, source);
+        fclose(source);
+    }
+    if (n != sizeof bytes) return RDLM_ERR_NO_RANDOM;
+    for (i = 0; i < sizeof bytes; i++) {
+        out[2 * i] = hex[bytes[i] >> 4];
+        out[2 * i + 1] = hex[bytes[i] & 15];
+    }
+    out[32] = '\0';
+    return RDLM_OK;
+}
+
+/* The last answer is a 503 saying that this acquire's request id still waits on an earlier
+ * attempt's connection (the daemon's message names the header). */
+static int rdlm__request_in_progress(const rdlm_client *client) {
+    return client->last_status == 503 && client->body.data &&
+           (strstr(client->body.data, "RDLM-Request-Id") || strstr(client->body.data, "requestInProgress"));
+}
+
+/* Waits milliseconds, with libcurl only (rdlm.h uses no POSIX headers). */
+static void rdlm__pause(long milliseconds) {
+#if LIBCURL_VERSION_NUM >= 0x074200
+    CURLM *multi = curl_multi_init();
+    if (multi) {
+        curl_multi_poll(multi, NULL, 0, (int)milliseconds, NULL);
+        curl_multi_cleanup(multi);
+    }
+#else
+    (void)milliseconds;
+#endif
+}
+
 /* ---- the public functions -------------------------------------------------------------- */
 
 RDLM_DEF rdlm_error rdlm_global_init(void) {
@@ -786,16 +953,15 @@ static int rdlm__add_header(struct curl_slist **list, const char *header) {
 RDLM_DEF rdlm_error rdlm_client_new(const rdlm_options *options, rdlm_client **out) {
     rdlm_options defaults;
     rdlm_client *client;
-    size_t length;
+    rdlm_error error;
     int headers_ok;
     if (!out) return RDLM_ERR_BAD_ARGUMENT;
     *out = NULL;
     rdlm_options_init(&defaults);
     if (!options) options = &defaults;
     if (!options->base_url || !options->title || options->connect_timeout_ms < 0 ||
-        options->request_timeout_ms < 0 || !rdlm__valid_base_url(options->base_url))
+        options->request_timeout_ms < 0)
         return RDLM_ERR_BAD_ARGUMENT;
-    length = strlen(options->base_url);
     client = (rdlm_client *)RDLM_MALLOC(sizeof *client);
     if (!client) return RDLM_ERR_NO_MEMORY;
     memset(client, 0, sizeof *client);
@@ -804,7 +970,11 @@ RDLM_DEF rdlm_error rdlm_client_new(const rdlm_options *options, rdlm_client **o
     client->connect_timeout_ms = options->connect_timeout_ms;
     client->request_timeout_ms = options->request_timeout_ms;
     client->curl = curl_easy_init();
-    client->base_url = rdlm__strdup(options->base_url);
+    error = rdlm__parse_servers(client, options->base_url);
+    if (error != RDLM_OK) {
+        rdlm_client_free(client);
+        return error;
+    }
     client->title_json = rdlm__json_escape(options->title);
     if (options->admin_user) client->admin_user = rdlm__strdup(options->admin_user);
     if (options->admin_password) client->admin_password = rdlm__strdup(options->admin_password);
@@ -813,13 +983,12 @@ RDLM_DEF rdlm_error rdlm_client_new(const rdlm_options *options, rdlm_client **o
                  rdlm__add_header(&client->body_headers, "Content-Type: application/json") == 0 &&
                  rdlm__add_header(&client->body_headers, "Accept: application/json") == 0 &&
                  rdlm__add_header(&client->body_headers, "Expect:") == 0;
-    if (!client->curl || !client->base_url || !client->title_json || !headers_ok ||
+    if (!client->curl || !client->title_json || !headers_ok ||
         (options->admin_user && !client->admin_user) ||
         (options->admin_password && !client->admin_password)) {
         rdlm_client_free(client);
         return RDLM_ERR_NO_MEMORY;
     }
-    while (length > 0 && client->base_url[length - 1] == '/') client->base_url[--length] = '\0';
     *out = client;
     return RDLM_OK;
 }
@@ -829,7 +998,8 @@ RDLM_DEF void rdlm_client_free(rdlm_client *client) {
     if (client->curl) curl_easy_cleanup(client->curl);
     curl_slist_free_all(client->headers);
     curl_slist_free_all(client->body_headers);
-    RDLM_FREE(client->base_url);
+    while (client->server_count > 0) RDLM_FREE(client->servers[--client->server_count]);
+    RDLM_FREE(client->servers);
     RDLM_FREE(client->title_json);
     RDLM_FREE(client->admin_user);
     RDLM_FREE(client->admin_password);
@@ -840,9 +1010,11 @@ RDLM_DEF void rdlm_client_free(rdlm_client *client) {
 
 RDLM_DEF rdlm_error rdlm_acquire(rdlm_client *client, const char *resource, double lifetime,
                                  double wait, rdlm_mode mode, rdlm_lock *lock) {
-    char lifetime_text[32], wait_text[32], *url, *body;
+    char lifetime_text[32], wait_text[32], id_header[64], *path, *body;
     double timeout_ms;
     size_t size;
+    long pause_ms = 100;
+    time_t deadline;
     rdlm_error error;
     if (lock) { lock->url = NULL; lock->fencing_token = 0; }
     if (!client || !lock) return RDLM_ERR_BAD_ARGUMENT;
@@ -853,18 +1025,50 @@ RDLM_DEF rdlm_error rdlm_acquire(rdlm_client *client, const char *resource, doub
         rdlm__seconds(wait_text, sizeof wait_text, wait) != 0 ||
         (mode != RDLM_EXCLUSIVE && mode != RDLM_SHARED))
         return RDLM_ERR_BAD_ARGUMENT;
-    error = rdlm__resource_url(client, "/locks/", resource, &url);
+    error = rdlm__resource_path(client, "/locks/", resource, &path);
     if (error != RDLM_OK) return error;
+    strcpy(id_header, "RDLM-Request-Id: ");
+    error = rdlm__request_id(id_header + strlen(id_header));
+    if (error != RDLM_OK) {
+        RDLM_FREE(path);
+        rdlm__set_message(client, "cannot read " RDLM_RANDOM_SOURCE, strlen("cannot read " RDLM_RANDOM_SOURCE));
+        return error;
+    }
+    client->acquire_headers = curl_slist_append(NULL, id_header);
     size = strlen(client->title_json) + 128;
     body = (char *)RDLM_MALLOC(size);
-    if (!body) { RDLM_FREE(url); return RDLM_ERR_NO_MEMORY; }
+    if (!body || !client->acquire_headers || rdlm__add_header(&client->acquire_headers, "Content-Type: application/json") ||
+        rdlm__add_header(&client->acquire_headers, "Accept: application/json") ||
+        rdlm__add_header(&client->acquire_headers, "Expect:")) {
+        RDLM_FREE(path);
+        RDLM_FREE(body);
+        curl_slist_free_all(client->acquire_headers);
+        client->acquire_headers = NULL;
+        return RDLM_ERR_NO_MEMORY;
+    }
     snprintf(body, size, "{\"title\": \"%s\", \"lifetime\": %s, \"wait\": %s%s}", client->title_json,
              lifetime_text, wait_text, mode == RDLM_SHARED ? ", \"mode\": \"shared\"" : "");
     /* the server may rightly hold the request for the whole wait */
     timeout_ms = client->request_timeout_ms ? wait * 1000.0 + (double)client->request_timeout_ms : 0;
-    error = rdlm__perform(client, "POST", url, body, timeout_ms < 2e9 ? (long)timeout_ms : 0, 0);
+    if (timeout_ms >= 2e9) timeout_ms = 0;
+    deadline = time(NULL) + (time_t)(timeout_ms / 1000.0) + 1;
+    for (;;) {
+        error = rdlm__send(client, "POST", NULL, 0, path, body, (long)timeout_ms, 0, NULL);
+        if (error != RDLM_OK || !rdlm__request_in_progress(client)) break;
+        /* Sent again, with the same id, to the server that said so (it answers); each
+         * attempt gets what is left of the first one's time, in whole seconds. */
+        if (timeout_ms != 0) {
+            double left = ((double)(deadline - time(NULL)) - 1) * 1000.0;
+            if (left < (double)pause_ms) break;
+            timeout_ms = left;
+        }
+        rdlm__pause(pause_ms);
+        pause_ms = pause_ms * 2 < 1000 ? pause_ms * 2 : 1000;
+    }
+    curl_slist_free_all(client->acquire_headers);
+    client->acquire_headers = NULL;
     RDLM_FREE(body);
-    RDLM_FREE(url);
+    RDLM_FREE(path);
     if (error != RDLM_OK) {
         long status = 0;
         curl_easy_getinfo(client->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -884,9 +1088,12 @@ RDLM_DEF rdlm_error rdlm_acquire(rdlm_client *client, const char *resource, doub
 
 RDLM_DEF rdlm_error rdlm_release(rdlm_client *client, const char *lock_url) {
     rdlm_error error;
+    int answer_lost;
     if (!client || !lock_url || !*lock_url) return RDLM_ERR_BAD_ARGUMENT;
-    error = rdlm__perform(client, "DELETE", lock_url, NULL, client->request_timeout_ms, 0);
+    error = rdlm__send_about(client, "DELETE", lock_url, NULL, client->request_timeout_ms, &answer_lost);
     if (error != RDLM_OK) return error;
+    /* After a release that may have arrived, a 404 means it did: the lock is gone either way. */
+    if (answer_lost && client->last_status == 404) return RDLM_OK;
     return rdlm__release_succeeded(client->last_status) ? RDLM_OK : rdlm__status_error(client, RDLM__LOCK_URL);
 }
 
@@ -899,7 +1106,7 @@ RDLM_DEF rdlm_error rdlm_refresh(rdlm_client *client, const char *lock_url, doub
         if (rdlm__seconds(lifetime_text, sizeof lifetime_text, lifetime) != 0) return RDLM_ERR_BAD_ARGUMENT;
         snprintf(body, sizeof body, "{\"lifetime\": %s}", lifetime_text);
     }
-    error = rdlm__perform(client, "PATCH", lock_url, body, client->request_timeout_ms, 0);
+    error = rdlm__send_about(client, "PATCH", lock_url, body, client->request_timeout_ms, NULL);
     if (error != RDLM_OK) return error;
     return client->last_status == 200 ? RDLM_OK : rdlm__status_error(client, RDLM__LOCK_URL);
 }
@@ -910,7 +1117,7 @@ RDLM_DEF rdlm_error rdlm_get(rdlm_client *client, const char *lock_url, rdlm_loc
     if (info) memset(info, 0, sizeof *info);
     if (json) *json = NULL;
     if (!client || !lock_url || !*lock_url) return RDLM_ERR_BAD_ARGUMENT;
-    error = rdlm__perform(client, "GET", lock_url, NULL, client->request_timeout_ms, 0);
+    error = rdlm__send_about(client, "GET", lock_url, NULL, client->request_timeout_ms, NULL);
     if (error != RDLM_OK) return error;
     if (client->last_status != 200) return rdlm__status_error(client, RDLM__LOCK_URL);
     if (info && rdlm__json_each(client->body.data, client->body.data + client->body.length,
@@ -927,9 +1134,9 @@ RDLM_DEF rdlm_error rdlm_get_resource(rdlm_client *client, const char *resource,
     if (json) *json = NULL;
     if (!client) return RDLM_ERR_BAD_ARGUMENT;
     rdlm__reset(client);
-    error = rdlm__resource_url(client, "/resources/", resource, &url);
+    error = rdlm__resource_path(client, "/resources/", resource, &url);
     if (error != RDLM_OK) return error;
-    error = rdlm__perform(client, "GET", url, NULL, client->request_timeout_ms, 1);
+    error = rdlm__send(client, "GET", NULL, 0, url, NULL, client->request_timeout_ms, 1, NULL);
     RDLM_FREE(url);
     if (error != RDLM_OK) return error;
     if (client->last_status != 200) return rdlm__status_error(client, RDLM__ADMIN);
@@ -941,9 +1148,9 @@ RDLM_DEF rdlm_error rdlm_delete_resource(rdlm_client *client, const char *resour
     rdlm_error error;
     if (!client) return RDLM_ERR_BAD_ARGUMENT;
     rdlm__reset(client);
-    error = rdlm__resource_url(client, "/resources/", resource, &url);
+    error = rdlm__resource_path(client, "/resources/", resource, &url);
     if (error != RDLM_OK) return error;
-    error = rdlm__perform(client, "DELETE", url, NULL, client->request_timeout_ms, 1);
+    error = rdlm__send(client, "DELETE", NULL, 0, url, NULL, client->request_timeout_ms, 1, NULL);
     RDLM_FREE(url);
     if (error != RDLM_OK) return error;
     return client->last_status == 204 ? RDLM_OK : rdlm__status_error(client, RDLM__ADMIN);
@@ -972,6 +1179,7 @@ RDLM_DEF const char *rdlm_strerror(rdlm_error error) {
     case RDLM_ERR_TRANSPORT: return "no answer from the server (connection or timeout)";
     case RDLM_ERR_BAD_ARGUMENT: return "bad argument";
     case RDLM_ERR_NO_MEMORY: return "out of memory";
+    case RDLM_ERR_NO_RANDOM: return "cannot read random bytes for the request id";
     }
     return "unknown rdlm error";
 }

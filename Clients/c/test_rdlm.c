@@ -7,6 +7,8 @@
 #define _POSIX_C_SOURCE 200809L
 #define RDLM_IMPLEMENTATION
 #include "rdlm.h"
+#define TEST_TITLE "test_rdlm.c"
+#include "test_support.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,19 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed, failed;
 static const char *base;  /* as given: the clients get it so, trailing slash and all */
 static size_t base_length; /* without trailing slashes, as the lock URLs start */
 static char names[32][64];
 static int name_count;
 
-static void check(const char *name, int ok, const char *detail) {
-    if (ok) passed++;
-    else {
-        failed++;
-        fprintf(stderr, "FAIL: %s%s%s\n", name, detail && *detail ? ": " : "", detail ? detail : "");
-    }
-}
 
 /* A resource name unique to this run, so reruns and parallel runs never collide. */
 static const char *resource(const char *what) {
@@ -53,19 +47,6 @@ static void pause_seconds(double seconds) {
     nanosleep(&t, NULL);
 }
 
-static rdlm_client *new_client(const char *url) {
-    rdlm_options options;
-    rdlm_client *client = NULL;
-    rdlm_options_init(&options);
-    options.base_url = url;
-    options.title = "test_rdlm.c";
-    options.connect_timeout_ms = 2000;
-    if (rdlm_client_new(&options, &client) != RDLM_OK) {
-        fprintf(stderr, "cannot create a client for %s\n", url);
-        exit(2);
-    }
-    return client;
-}
 
 static int is_lock_url(const char *url, const char *name) {
     size_t prefix = base_length + strlen("/locks/") + strlen(name) + 1, i;

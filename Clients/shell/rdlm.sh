@@ -10,6 +10,16 @@
 #   rdlm_with RESOURCE [--lifetime N] [--wait N] [--title T] [--shared] [--no-refresh] \
 #       -- COMMAND [ARGS...]                                  # returns COMMAND's status
 #
+# Several servers: RDLM_SERVER may list daemons sharing one lock space, comma-separated
+# (http://a:8888,http://b:8888). A request goes to the next one only when a server gives
+# no HTTP answer (curl 6, 7, 52, 55, 56, or 28 while connecting), each server once per
+# request; any answer, 503 included, is the answer. A lock URL's own server is asked
+# first, then the others with its path (/locks/R/uid). A release that may have reached a
+# server whose answer was lost and that then gets 404 succeeds: the lock is gone either
+# way. Every acquire sends an RDLM-Request-Id (32 hex digits from /dev/urandom; 103 when
+# it cannot be read), the same to every server it tries; on a 503 saying that id still
+# waits on an earlier attempt, the acquire is sent again after 1 s, within its time limit.
+#
 # Environment: RDLM_SERVER (http://127.0.0.1:8888), RDLM_TITLE ("rdlm.sh on HOST pid PID"),
 # RDLM_LIFETIME (rdlm_acquire: 300 s, rdlm_with: 60 s), RDLM_WAIT (10 s), RDLM_MODE
 # (exclusive or shared, for rdlm_acquire), RDLM_CONNECT_TIMEOUT (5 s), RDLM_REQUEST_TIMEOUT
@@ -120,13 +130,21 @@ rdlm__settings() { # FUNCTION: checks for curl and the environment's settings
         rdlm__say "$1" "curl is not installed, or not in PATH: rdlm.sh needs it"
         return "$RDLM_EX_USAGE"
     fi
-    _rdlm_server=${RDLM_SERVER:-http://127.0.0.1:8888}
-    _rdlm_server=${_rdlm_server%/}
-    case $_rdlm_server in
-        http://[!/?#@:]* | https://[!/?#@:]*) ;;
-        *) rdlm__say "$1" "RDLM_SERVER must be an http:// or https:// URL with a host, not '$_rdlm_server'"
-           return "$RDLM_EX_USAGE" ;;
-    esac
+    # _rdlm_servers: the list, each URL without its trailing slash, comma-separated.
+    _rdlm_servers=''
+    _rdlm_rest=${RDLM_SERVER:-http://127.0.0.1:8888},
+    while [ -n "$_rdlm_rest" ]; do
+        _rdlm_server=${_rdlm_rest%%,*}
+        _rdlm_rest=${_rdlm_rest#*,}
+        _rdlm_server=${_rdlm_server%/}
+        case $_rdlm_server in
+            http://[!/?#@:]* | https://[!/?#@:]*) ;;
+            *) rdlm__say "$1" "RDLM_SERVER must be http:// or https:// URLs with a host, comma-separated, not '$_rdlm_server'"
+               return "$RDLM_EX_USAGE" ;;
+        esac
+        _rdlm_servers=$_rdlm_servers${_rdlm_servers:+,}$_rdlm_server
+    done
+    _rdlm_server=${_rdlm_servers%%,*}
     _rdlm_connect=${RDLM_CONNECT_TIMEOUT:-5}
     _rdlm_request=${RDLM_REQUEST_TIMEOUT:-10}
     rdlm__whole "$1" RDLM_CONNECT_TIMEOUT "$_rdlm_connect" || return
@@ -151,6 +169,7 @@ rdlm__request() {
         set -- -X "$_rdlm_method"
     fi
     if [ "$_rdlm_max" != 0 ]; then set -- --max-time "$_rdlm_max" "$@"; fi
+    if [ -n "${_rdlm_request_id-}" ]; then set -- -H "RDLM-Request-Id: $_rdlm_request_id" "$@"; fi
     # -q (first, or curl ignores it): no ~/.curlrc, whose "output" or "fail" would hide the
     # answer. -N: the headers reach us as they come, even if curl is then killed.
     if _rdlm_out=$(
@@ -196,6 +215,47 @@ rdlm__request() {
     return 0
 }
 
+# rdlm__send METHOD ORIGIN PATH MAX_SECONDS [JSON]: rdlm__request of PATH on one server
+# after another until one answers: ORIGIN first when not empty (a lock URL's own server),
+# then the list, skipping ORIGIN. With PATH empty, ORIGIN is the whole URL and alone. Sets
+# _rdlm_server to the server asked last and _rdlm_lost to 1 when an earlier server may
+# have received the request before its answer was lost.
+rdlm__send() {
+    _rdlm_lost=''
+    _rdlm_send_method=$1 _rdlm_send_path=$3
+    _rdlm_send_list=$2${2:+,}
+    if [ -n "$3" ]; then _rdlm_send_list=$_rdlm_send_list$_rdlm_servers,; fi
+    _rdlm_send_origin=$2
+    shift 3
+    _rdlm_send_first=1
+    while [ -n "$_rdlm_send_list" ]; do
+        _rdlm_server=${_rdlm_send_list%%,*}
+        _rdlm_send_list=${_rdlm_send_list#*,}
+        if [ -z "$_rdlm_send_first" ] && [ "$_rdlm_server" = "$_rdlm_send_origin" ]; then continue; fi
+        _rdlm_send_first=''
+        rdlm__request "$_rdlm_send_method" "$_rdlm_server$_rdlm_send_path" "$@"
+        [ "$_rdlm_status" = 000 ] || return 0 # an answer began: it is the answer
+        case $_rdlm_curl in
+            6 | 7) ;;
+            52 | 55 | 56) _rdlm_lost=1 ;;
+            28) case $_rdlm_message in *onnect*) ;; *) return 0 ;; esac ;; # only while connecting
+            *) return 0 ;;
+        esac
+    done
+}
+
+# rdlm__send_about METHOD LOCK_URL MAX_SECONDS [JSON]: rdlm__send to the URL's own server,
+# then its path (from /locks/ on) to the others.
+rdlm__send_about() {
+    case $2 in
+        */locks/*) _rdlm_about_origin=${2%%/locks/*} _rdlm_about_path=/locks/${2#*/locks/} ;;
+        *) _rdlm_about_origin=$2 _rdlm_about_path='' ;;
+    esac
+    _rdlm_about_method=$1
+    shift 2
+    rdlm__send "$_rdlm_about_method" "$_rdlm_about_origin" "$_rdlm_about_path" "$@"
+}
+
 # rdlm__failure FUNCTION OPERATION: reports the last request's failure, returns its status.
 rdlm__failure() {
     case $_rdlm_curl in
@@ -224,16 +284,18 @@ rdlm__failure() {
     esac
 }
 
-# rdlm__released: the last request released a lock (rdlmd answers 204, other servers 200).
+# rdlm__released: the last request released a lock (rdlmd answers 204, other servers 200;
+# a 404 after a server that may have released it lost its answer: gone either way).
 rdlm__released() {
-    [ "$_rdlm_curl" -eq 0 ] && { [ "$_rdlm_status" = 204 ] || [ "$_rdlm_status" = 200 ]; }
+    [ "$_rdlm_curl" -eq 0 ] && { [ "$_rdlm_status" = 204 ] || [ "$_rdlm_status" = 200 ] ||
+        { [ -n "${_rdlm_lost-}" ] && [ "$_rdlm_status" = 404 ]; }; }
 }
 
 # rdlm__delete URL: DELETE with curl deaf to HUP, INT and TERM, so that a signal to the
 # process group cannot cut a release short.
 rdlm__delete() {
     _rdlm_shield=1
-    rdlm__request DELETE "$1" "$_rdlm_request"
+    rdlm__send_about DELETE "$1" "$_rdlm_request"
     _rdlm_shield=''
 }
 
@@ -261,8 +323,25 @@ rdlm__acquire() {
     _rdlm_wait_whole=${4%%.*}
     _rdlm_max=0
     if [ "$_rdlm_request" != 0 ]; then _rdlm_max=$((_rdlm_wait_whole + 1 + _rdlm_request)); fi
-    rdlm__request POST "$_rdlm_server/locks/$2" "$_rdlm_max" \
-        "{\"title\": \"$_rdlm_title\", \"lifetime\": $3, \"wait\": $4$_rdlm_mode}"
+    if ! _rdlm_request_id=$(od -An -N16 -tx1 /dev/urandom 2>/dev/null | tr -d ' \n') ||
+        [ ${#_rdlm_request_id} -ne 32 ]; then
+        _rdlm_request_id=''
+        rdlm__say "$1" "cannot read /dev/urandom for the request id"
+        return "$RDLM_EX_USAGE"
+    fi
+    _rdlm_first=''
+    _rdlm_spent=0
+    while :; do
+        rdlm__send POST "$_rdlm_first" "/locks/$2" "$_rdlm_max" \
+            "{\"title\": \"$_rdlm_title\", \"lifetime\": $3, \"wait\": $4$_rdlm_mode}"
+        # A 503 for this id still waiting on an earlier attempt: again, same id, same server.
+        case $_rdlm_curl:$_rdlm_status:$_rdlm_message in 0:503:*RDLM-Request-Id*) ;; *) break ;; esac
+        _rdlm_spent=$((_rdlm_spent + 1))
+        if [ "$_rdlm_max" != 0 ] && [ "$_rdlm_spent" -ge "$_rdlm_max" ]; then break; fi
+        sleep 1
+        _rdlm_first=$_rdlm_server
+    done
+    _rdlm_request_id=''
     case $_rdlm_location in # a relative Location: the server's scheme and authority
         /*) _rdlm_rest=${_rdlm_server#*://}
             _rdlm_location=${_rdlm_server%%://*}://${_rdlm_rest%%/*}$_rdlm_location ;;
@@ -337,9 +416,9 @@ rdlm_refresh() {
     rdlm__settings rdlm_refresh || return
     if [ $# -eq 2 ]; then
         rdlm__seconds rdlm_refresh lifetime "$2" || return
-        rdlm__request PATCH "$1" "$_rdlm_request" "{\"lifetime\": $2}"
+        rdlm__send_about PATCH "$1" "$_rdlm_request" "{\"lifetime\": $2}"
     else
-        rdlm__request PATCH "$1" "$_rdlm_request"
+        rdlm__send_about PATCH "$1" "$_rdlm_request"
     fi
     if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 200 ]; then
         rdlm__failure rdlm_refresh refresh
@@ -364,7 +443,7 @@ rdlm__refresher() {
         wait "$_rdlm_sleep" || :
         _rdlm_sleep=''
         if [ -n "$_rdlm_stop" ] || ! kill -0 "$4" 2>/dev/null; then break; fi
-        rdlm__request PATCH "$1" "$_rdlm_request" "{\"lifetime\": $2}"
+        rdlm__send_about PATCH "$1" "$_rdlm_request" "{\"lifetime\": $2}"
         if [ "$_rdlm_curl" -eq 0 ] && [ "$_rdlm_status" = 404 ]; then
             rdlm__say rdlm_with "the lock was lost (deleted by an admin, or the server lost it); stopping the command"
             kill -s TERM "$4" 2>/dev/null || :

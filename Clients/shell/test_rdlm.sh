@@ -97,6 +97,19 @@ case ${RDLM_TEST_CURL-}:$method in
         exit "$status" ;;
     notfound:POST) # a server that refuses the resource name with 404
         printf 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n' ;;
+    lost:* | unavailable:*) # the server RDLM_TEST_LOST loses every answer, or says 503
+        printf '%s\n' "$*" >> "$RDLM_TEST_MARK.args"
+        for url do :; done
+        case $url in
+            "$RDLM_TEST_LOST"/*)
+                if [ "$RDLM_TEST_CURL" = lost ]; then
+                    printf 'curl: (52) Empty reply from server\n' >&2
+                    exit 52
+                fi
+                printf 'HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n'
+                exit 0 ;;
+        esac
+        exec "$real" "$@" ;;
     args:*) # records its arguments, one call a line
         printf '%s\n' "$*" >> "$RDLM_TEST_MARK.args"
         exec "$real" "$@" ;;
@@ -181,7 +194,7 @@ check "a server URL that is not http(s) is bad usage" "$RDLM_EX_USAGE" \
 check "a server URL without a host is bad usage" "$RDLM_EX_USAGE" \
     "$(RDLM_SERVER=http://// status_of rdlm_acquire "$(name x)" 30 0)"
 check "release on an unreachable server" "$RDLM_EX_UNREACHABLE" \
-    "$(status_of rdlm_release "http://127.0.0.1:1/locks/x/00000000000000000000000000000000")"
+    "$(RDLM_SERVER=http://127.0.0.1:1 status_of rdlm_release "http://127.0.0.1:1/locks/x/00000000000000000000000000000000")"
 for timeout in 08 010 5s -1 ''; do
     [ -z "$timeout" ] && continue
     check "RDLM_REQUEST_TIMEOUT=$timeout is bad usage (and no arithmetic error)" "$RDLM_EX_USAGE" \
@@ -419,6 +432,49 @@ r=$(name errexit)
 check "rdlm_with works under set -eu" "3 0" \
     "$("$test_shell" -c 'set -eu; . "$1"; rdlm_with "$2" -- sh -c "exit 3" || echo "$?"; echo 0' sh "$here/rdlm.sh" "$r" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
 check "and released the lock" 0 "$(locks_on "$r")"
+
+# ---- several servers: failover on no answer, request ids ---------------------------------
+
+dead_server() { # a URL where nothing listens: a port bound and closed (port 1 without python3)
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print("http://127.0.0.1:%d" % s.getsockname()[1]); s.close()'
+    else
+        echo http://127.0.0.1:1
+    fi
+}
+request_ids() { sed -n 's/.*RDLM-Request-Id: \([^ ]*\).*/\1/p' "$work/mark.args"; }
+
+dead=$(dead_server)
+r=$(name failover)
+lock=$(RDLM_SERVER="$dead,$RDLM_SERVER/" rdlm_acquire "$r" 30 0)
+check "acquire with the first server dead succeeds" 0 $?
+check "through the live server" 1 "$(printf '%s\n' "$lock" | grep -cE "^$RDLM_SERVER/locks/$r/[0-9a-f]{32}$")"
+on_dead=$dead/locks/${lock#*/locks/}
+check "refresh of a lock URL on a dead server goes to the others" 0 \
+    "$(RDLM_SERVER="$dead,$RDLM_SERVER" status_of rdlm_refresh "$on_dead" 60)"
+check "release of it too" 0 "$(RDLM_SERVER="$dead,$RDLM_SERVER" status_of rdlm_release "$on_dead")"
+check "and the lock is gone" 0 "$(locks_on "$r")"
+check "every server dead: no answer" "$RDLM_EX_UNREACHABLE" \
+    "$(RDLM_SERVER="$dead,$(dead_server)" status_of rdlm_acquire "$r" 30 0)"
+check "a bad URL in the list is a usage error" "$RDLM_EX_USAGE" \
+    "$(RDLM_SERVER="$RDLM_SERVER,ftp://x" status_of rdlm_acquire "$r" 30 0)"
+
+lost=http://127.0.0.1:9 # the stand-in curl loses its answers
+rm -f "$work/mark.args"
+lock=$(RDLM_SERVER="$lost,$RDLM_SERVER" RDLM_TEST_LOST=$lost with_fake_curl lost rdlm_acquire "$r" 30 0)
+check "an acquire whose answer was lost goes on to the next server" 0 $?
+check "both attempts carried one request id of 32 lowercase hex digits" "2 1 1" \
+    "$(request_ids | wc -l | tr -d ' ') $(request_ids | sort -u | wc -l | tr -d ' ') $(request_ids | sed -n 1p | grep -cE '^[0-9a-f]{32}$')"
+check "which the daemon made the lock's uid" "$(request_ids | sed -n 1p)" "${lock##*/}"
+rdlm_release "$lock"
+check "a release whose answer was lost, then 404: success" 0 \
+    "$(RDLM_SERVER="$lost,$RDLM_SERVER" RDLM_TEST_LOST=$lost with_fake_curl lost status_of rdlm_release "$lost/locks/$r/00112233445566778899aabbccddeeff")"
+check "a release refused, then 404: the lock is gone" "$RDLM_EX_NOT_FOUND" \
+    "$(RDLM_SERVER="$dead,$RDLM_SERVER" status_of rdlm_release "$dead/locks/$r/00112233445566778899aabbccddeeff")"
+rm -f "$work/mark.args"
+check "a 503 is an answer: server error, and no other server is asked" "$RDLM_EX_SERVER 1" \
+    "$(RDLM_SERVER="$lost,$RDLM_SERVER" RDLM_TEST_LOST=$lost with_fake_curl unavailable status_of rdlm_acquire "$r" 30 0) $(wc -l < "$work/mark.args" | tr -d ' ')"
+check "and nothing was locked" 0 "$(locks_on "$r")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,10 +1,17 @@
 import Foundation
 
 extension RDLMClient {
-    /// Where the daemon is and what a request says when the caller does not.
+    /// Where the daemons are and what a request says when the caller does not.
     public struct Configuration: Sendable {
-        /// The daemon's address, such as `http://127.0.0.1:8888`.
-        public var baseURL: URL
+        /// The daemons' addresses, such as `http://127.0.0.1:8888`: daemons that share one
+        /// lock space, tried in turn when one gives no answer (see ``RDLMClient``).
+        public var servers: [URL]
+        /// The first server: the only one, for a client of one daemon. Setting it makes the
+        /// list that one server.
+        public var baseURL: URL {
+            get { servers.first ?? URL(string: "http://127.0.0.1:8888")! }
+            set { servers = [newValue] }
+        }
         /// The `title` of lock requests that give none; by default who and where this
         /// process is (see ``processTitle``).
         public var defaultTitle: String
@@ -17,13 +24,14 @@ extension RDLMClient {
         /// How long a request may take, connecting included. An acquire may take its
         /// `wait` on top of this.
         public var requestTimeout: Duration
-        /// How long connecting may take.
+        /// How long connecting to one server may take; then the next is tried.
         public var connectTimeout: Duration
-        /// How many connections to the daemon are kept open for reuse. Requests in flight
+        /// How many connections to the daemons are kept open for reuse. Requests in flight
         /// each hold one connection regardless (HTTP/1.1); this bounds the idle ones kept
         /// afterwards, so set it to at least the usual number of concurrent requests.
         public var maximumConnections: Int
 
+        /// A client of one daemon.
         /// - Parameters:
         ///   - baseURL: the daemon's address.
         ///   - defaultTitle: the title of requests that give none.
@@ -43,7 +51,7 @@ extension RDLMClient {
             connectTimeout: Duration = .seconds(5),
             maximumConnections: Int = 1_024
         ) {
-            self.baseURL = baseURL
+            self.servers = [baseURL]
             self.defaultTitle = defaultTitle
             self.defaultLifetime = defaultLifetime
             self.defaultWait = defaultWait
@@ -51,6 +59,16 @@ extension RDLMClient {
             self.requestTimeout = requestTimeout
             self.connectTimeout = connectTimeout
             self.maximumConnections = maximumConnections
+        }
+
+        /// A client of several daemons that share one lock space, with the other settings
+        /// of `settings`.
+        /// - Parameters:
+        ///   - servers: the daemons' addresses, at least one; requests start at the first.
+        ///   - settings: the title, lifetime, wait, credentials, timeouts and connections.
+        public init(servers: [URL], settings: Configuration = Configuration()) {
+            self = settings
+            self.servers = servers
         }
 
         /// A title naming this process, in the original Python client's format:

@@ -15,7 +15,8 @@ public enum LockMode: String, Sendable, Hashable, CaseIterable {
 /// release it. Use ``RDLMClient/withLock(_:lifetime:wait:mode:title:keepAlive:_:)`` or
 /// ``OwnedLock`` for a lock that is released when its scope ends.
 public struct Lock: Sendable, Hashable, CustomStringConvertible {
-    /// The lock's absolute URL, as the server gave it in `Location`.
+    /// The lock's absolute URL, as the server gave it in `Location`, or with the server
+    /// that answered the latest refresh when its own gave no answer.
     public let url: URL
     /// The name of the locked resource.
     public let resource: String
@@ -48,7 +49,7 @@ public struct Lock: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The same lock with a renewed lease.
-    func renewed(lifetime: Duration, expiry: ContinuousClock.Instant) -> Lock {
+    func renewed(lifetime: Duration, expiry: ContinuousClock.Instant, url: URL) -> Lock {
         Lock(url: url, resource: resource, uid: uid, fencingToken: fencingToken, expiry: expiry, lifetime: lifetime, mode: mode, title: title)
     }
 

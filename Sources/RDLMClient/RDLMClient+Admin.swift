@@ -2,12 +2,13 @@ import Foundation
 
 /// The administrative requests. The server may leave them open, refuse them
 /// (``RDLMError/forbidden``) or ask for the configured
-/// ``RDLMClient/Configuration/adminCredentials`` (``RDLMError/unauthorized``).
+/// ``RDLMClient/Configuration/adminCredentials`` (``RDLMError/unauthorized``). Like every
+/// request, they go to the next server when one gives no answer.
 extension RDLMClient {
     /// The names of the resources that have locks, held or waiting, sorted.
     public func resources() async throws -> [String] {
-        let request = makeRequest(.get, base + "/resources", admin: true)
-        let response = try await transport.execute(request)
+        let answer = try await firstAnswer(path: "/resources") { makeRequest(.get, $0, admin: true) }
+        let (response, request) = (answer.response, answer.request)
         try check(response, request, .admin)
         let document = try ResponseBody.decode(ResourcesDocument.self, from: response, request: request)
         return (document.embedded?.resources ?? []).map(\.name)
@@ -18,12 +19,12 @@ extension RDLMClient {
     /// - Parameter resource: the resource's name.
     public func locks(on resource: String) async throws -> [LockDetails] {
         try Self.validate(resource: resource)
-        let request = makeRequest(.get, base + "/resources/" + resource, admin: true)
-        let response = try await transport.execute(request)
+        let answer = try await firstAnswer(path: "/resources/" + resource) { makeRequest(.get, $0, admin: true) }
+        let (response, request) = (answer.response, answer.request)
         try check(response, request, .admin)
         let document = try ResponseBody.decode(ResourceDocument.self, from: response, request: request)
         return (document.embedded?.locks ?? []).compactMap { lock in
-            lock.details(resource: resource, baseURL: base, fallbackURL: URL(string: "\(base)/locks/\(resource)/\(lock.uid)"))
+            lock.details(resource: resource, baseURL: answer.base, fallbackURL: URL(string: "\(answer.base)/locks/\(resource)/\(lock.uid)"))
         }
     }
 
@@ -33,15 +34,15 @@ extension RDLMClient {
     /// - Throws: ``RDLMError/notFound`` when the resource had no locks.
     public func deleteResource(_ resource: String) async throws {
         try Self.validate(resource: resource)
-        let request = makeRequest(.delete, base + "/resources/" + resource, admin: true)
-        let response = try await transport.execute(request)
+        let answer = try await firstAnswer(path: "/resources/" + resource) { makeRequest(.delete, $0, admin: true) }
+        let (response, request) = (answer.response, answer.request)
         try check(response, request, .admin)
     }
 
     /// Deletes every lock on every resource; waiters are answered ``RDLMError/deleted``.
     public func deleteAll() async throws {
-        let request = makeRequest(.delete, base + "/resources", admin: true)
-        let response = try await transport.execute(request)
+        let answer = try await firstAnswer(path: "/resources") { makeRequest(.delete, $0, admin: true) }
+        let (response, request) = (answer.response, answer.request)
         try check(response, request, .admin)
     }
 }

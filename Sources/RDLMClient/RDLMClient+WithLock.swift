@@ -104,6 +104,7 @@ extension RDLMClient {
     /// out.
     private func keepAlive<Value: Sendable>(_ lock: Lock) async -> Step<Value> {
         let interval = lock.lifetime / 3
+        var lock = lock  // its URL follows the server that last answered a refresh
         var expiry = lock.expiry
         while true {
             do {
@@ -117,7 +118,8 @@ extension RDLMClient {
                     return .lockLost(.lockLost("could not refresh the lock on '\(lock.resource)' before its lease ran out", request: "PATCH \(lock.url.absoluteString)"))
                 }
                 do {
-                    expiry = try await refresh(lock, lifetime: lock.lifetime, timeout: min(remaining, configuration.requestTimeout)).expiry
+                    lock = try await refresh(lock, lifetime: lock.lifetime, timeout: min(remaining, configuration.requestTimeout))
+                    expiry = lock.expiry
                     break
                 } catch let error as RDLMError where error == .notFound {
                     return .lockLost(.lockLost("the lock on '\(lock.resource)' is gone: an admin deleted it or its lease ran out", request: "PATCH \(lock.url.absoluteString)"))

@@ -22,20 +22,26 @@ public final class RDLMClient: Sendable {
     /// The settings this client was made with.
     public let configuration: Configuration
     let transport: CurlTransport
-    /// The base URL as text, without a trailing slash.
-    let base: String
+    /// The configured servers, and the one that answered last.
+    let servers: ServerList
+    /// The server requests start at now, as text without a trailing slash.
+    var base: String { servers.current }
 
     /// Starts a client (and its curl thread).
-    /// - Parameter configuration: the daemon's address and the request defaults.
-    /// - Throws: ``RDLMError/transport`` when libcurl cannot be initialised or the process
-    ///   has no file descriptor left for the client's wake-up pipe.
+    /// - Parameter configuration: the daemons' addresses and the request defaults.
+    /// - Throws: ``RDLMError/badRequest`` when the configuration lists no server;
+    ///   ``RDLMError/transport`` when libcurl cannot be initialised or the process has no
+    ///   file descriptor left for the client's wake-up pipe.
     public init(configuration: Configuration = Configuration()) throws {
+        guard !configuration.servers.isEmpty else {
+            throw RDLMError.badRequest("the configuration lists no server")
+        }
         self.configuration = configuration
-        var base = configuration.baseURL.absoluteString
-        while base.hasSuffix("/") { base.removeLast() }
-        self.base = base
-        transport = try CurlTransport(maximumConnections: configuration.maximumConnections) { [base] location in
-            Self.lockURL(location: location, base: base).map { url in
+        servers = ServerList(configuration.servers)
+        transport = try CurlTransport(maximumConnections: configuration.maximumConnections) { location, acquire in
+            // The server that granted it: a relative `Location` is below that one.
+            let granting = Self.split(lockURL: acquire.url)?.server ?? acquire.url
+            return Self.lockURL(location: location, base: granting).map { url in
                 Self.makeRequest(.delete, url.absoluteString, admin: false, configuration: configuration)
             }
         }
@@ -93,6 +99,13 @@ public final class RDLMClient: Sendable {
 
     /// Acquires a lock on `resource`, waiting up to `wait` for it.
     ///
+    /// The request carries an `RDLM-Request-Id` of its own, which the daemon makes the
+    /// lock's uid. When a server gives no answer, the same request (same id) goes to the
+    /// next one; should that server answer 503 because the acquire is still waiting on the
+    /// lost connection of an earlier attempt, it is sent there again after a pause (0.1 s,
+    /// doubling up to 1 s) until it is answered otherwise or `wait` plus the request
+    /// timeout, counted from the first attempt, has passed.
+    ///
     /// Cancelling the task while the request waits withdraws it: the connection is closed
     /// and the server drops the waiter, and this throws `CancellationError`.
     /// - Parameters:
@@ -114,14 +127,27 @@ public final class RDLMClient: Sendable {
         let lifetime = lifetime ?? configuration.defaultLifetime
         let wait = wait ?? configuration.defaultWait
         let title = title ?? configuration.defaultTitle
-        let request = makeRequest(
-            .post, base + "/locks/" + resource, admin: false,
-            body: RequestBody.acquire(title: title, lifetime: lifetime, wait: wait, mode: mode),
-            timeout: wait + configuration.requestTimeout)
-        let response = try await transport.execute(request)
+        let body = RequestBody.acquire(title: title, lifetime: lifetime, wait: wait, mode: mode)
+        let requestID = RequestID.header + ": " + RequestID.random()
+        let deadline = ContinuousClock.now + wait + configuration.requestTimeout
+        var first: String?
+        var pause = Duration.milliseconds(100)
+        var answer: Answer
+        while true {
+            answer = try await firstAnswer(path: "/locks/" + resource, first: first) { url in
+                var request = makeRequest(.post, url, admin: false, body: body, timeout: deadline - .now)
+                request.ownHeaders = [requestID]
+                return request
+            }
+            guard Self.isRequestInProgress(answer.response), ContinuousClock.now + pause < deadline else { break }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, .seconds(1))
+            first = answer.base
+        }
+        let (response, request) = (answer.response, answer.request)
         let receivedAt = ContinuousClock.now
         try check(response, request, .acquire)
-        guard let location = response.header("location"), let url = Self.lockURL(location: location, base: base) else {
+        guard let location = response.header("location"), let url = Self.lockURL(location: location, base: answer.base) else {
             throw RDLMError.unexpectedResponse("201 Created without a Location header", status: 201, request: request.summary)
         }
         var token = response.header("rdlm-fencing-token").flatMap { UInt64($0) }
@@ -147,12 +173,18 @@ public final class RDLMClient: Sendable {
     /// Releases the lock at `url` (or withdraws a waiting request): for a lock this process
     /// did not acquire, such as one whose URL another process printed. Not interrupted by
     /// task cancellation, like ``release(_:)``.
+    ///
+    /// When the URL's server gives no answer, the other servers are asked in turn. If a
+    /// server may have received the release before its answer was lost, a 404 from the
+    /// next is success: the lock is gone either way.
     /// - Parameter url: a lock's URL, as in ``Lock/url``.
     /// - Throws: ``RDLMError/notFound`` when the lock is gone, or another `RDLMError`.
     public func release(at url: URL) async throws {
-        let request = makeRequest(.delete, url.absoluteString, admin: false)
-        let response = try await transport.execute(request, cancellable: false)
-        try check(response, request, .release)
+        let answer = try await firstAnswer(about: url, cancellable: false) { url in
+            makeRequest(.delete, url, admin: false)
+        }
+        if answer.earlierAnswerLost, answer.response.status == 404 { return }
+        try check(answer.response, answer.request, .release)
     }
 
     /// Renews a held lock's lease: it now expires `lifetime` from now. A lock that is gone
@@ -168,13 +200,15 @@ public final class RDLMClient: Sendable {
 
     func refresh(_ lock: Lock, lifetime: Duration?, timeout: Duration) async throws -> Lock {
         let lifetime = lifetime ?? lock.lifetime
-        let request = makeRequest(.patch, lock.url.absoluteString, admin: false, body: RequestBody.refresh(lifetime: lifetime), timeout: timeout)
         let sentAt = ContinuousClock.now
-        let response = try await transport.execute(request)
-        try check(response, request, .refresh)
+        let answer = try await firstAnswer(about: lock.url) { url in
+            makeRequest(.patch, url, admin: false, body: RequestBody.refresh(lifetime: lifetime), timeout: timeout)
+        }
+        try check(answer.response, answer.request, .refresh)
         // Measured from the request, not the answer: the server restarted the lease in
-        // between, so this errs early.
-        return lock.renewed(lifetime: lifetime, expiry: sentAt + lifetime)
+        // between, so this errs early. The lock's URL becomes the server that answered, so
+        // that the next refresh goes straight there.
+        return lock.renewed(lifetime: lifetime, expiry: sentAt + lifetime, url: URL(string: answer.request.url) ?? lock.url)
     }
 
     /// Renews the lease of the lock at `url` and returns the server's description of it:
@@ -185,28 +219,30 @@ public final class RDLMClient: Sendable {
     /// - Throws: ``RDLMError/notFound`` when the lock is gone, or another `RDLMError`
     ///   (HTTP 409 when it is still waiting rather than held).
     public func refresh(at url: URL, lifetime: Duration? = nil) async throws -> LockDetails {
-        let request = makeRequest(.patch, url.absoluteString, admin: false, body: lifetime.map(RequestBody.refresh(lifetime:)))
-        let response = try await transport.execute(request)
-        try check(response, request, .refresh)
-        return try details(of: response, request: request, url: url)
+        let answer = try await firstAnswer(about: url) { url in
+            makeRequest(.patch, url, admin: false, body: lifetime.map(RequestBody.refresh(lifetime:)))
+        }
+        return try details(of: answer, kind: .refresh)
     }
 
     /// Describes the lock at `url`: held or waiting, since when, until when.
     /// - Parameter url: a lock's URL, as in ``Lock/url``.
     /// - Throws: ``RDLMError/notFound`` when there is no such lock, or another `RDLMError`.
     public func lock(at url: URL) async throws -> LockDetails {
-        let request = makeRequest(.get, url.absoluteString, admin: false)
-        let response = try await transport.execute(request)
-        try check(response, request, .show)
-        return try details(of: response, request: request, url: url)
+        let answer = try await firstAnswer(about: url) { url in makeRequest(.get, url, admin: false) }
+        return try details(of: answer, kind: .show)
     }
 
-    /// The lock document the server answered for the lock at `url`.
-    private func details(of response: HTTPResponse, request: HTTPRequest, url: URL) throws -> LockDetails {
+    /// The lock document a server answered for a lock URL; its links complete to that
+    /// server.
+    private func details(of answer: Answer, kind: StatusMeaning.Request) throws -> LockDetails {
+        let (response, request) = (answer.response, answer.request)
+        try check(response, request, kind)
         let document = try ResponseBody.decode(LockDocument.self, from: response, request: request)
-        let components = url.pathComponents
+        let url = URL(string: request.url)
+        let components = url?.pathComponents ?? []
         let resource = components.count >= 2 ? components[components.count - 2] : ""
-        guard let details = document.details(resource: resource, baseURL: base, fallbackURL: url) else {
+        guard let details = document.details(resource: resource, baseURL: answer.base, fallbackURL: url) else {
             throw RDLMError.unexpectedResponse("the lock document has no URL", status: response.status, request: request.summary)
         }
         return details

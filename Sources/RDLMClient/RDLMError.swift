@@ -56,6 +56,9 @@ public struct RDLMError: Error, Equatable, CustomStringConvertible, Sendable {
     public private(set) var curlCode: Int?
     /// The request that failed, such as `POST http://127.0.0.1:8888/locks/backup`.
     public private(set) var request: String?
+    /// For a transport error after which another server may be tried: how far the request
+    /// got (see ``NoAnswer``); nil for every other error.
+    private(set) var noAnswer: NoAnswer?
 
     private init(_ code: Code, message: String? = nil, status: Int? = nil, curlCode: Int? = nil, request: String? = nil) {
         self.code = code
@@ -114,8 +117,10 @@ public struct RDLMError: Error, Equatable, CustomStringConvertible, Sendable {
 
     // MARK: Errors with details, made by the client
 
-    static func transport(curlCode: Int, message: String, request: String) -> RDLMError {
-        RDLMError(.transport, message: message, curlCode: curlCode, request: request)
+    static func transport(curlCode: Int, message: String, request: String, noAnswer: NoAnswer? = nil) -> RDLMError {
+        var error = RDLMError(.transport, message: message, curlCode: curlCode, request: request)
+        error.noAnswer = noAnswer
+        return error
     }
 
     static func lockLost(_ message: String, request: String? = nil) -> RDLMError {

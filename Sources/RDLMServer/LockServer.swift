@@ -9,7 +9,12 @@ import Synchronization
 /// The running daemon: a listening socket, its event loops, and the lock service.
 public final class LockServer: Sendable {
     public let configuration: ServerConfiguration
-    public let service: LocalLockService
+    /// The lock state the endpoints talk to: `local` or `etcd`.
+    public let service: any LockService
+    /// The in-memory (optionally journaled) service, unless the locks are in etcd.
+    public let local: LocalLockService?
+    /// The service on etcd (`--etcd-endpoints`).
+    public let etcd: EtcdLockService?
     private let journal: Journal?
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
@@ -23,9 +28,18 @@ public final class LockServer: Sendable {
     /// The port actually bound.
     public var port: Int { channel.localAddress?.port ?? configuration.port }
 
-    private init(configuration: ServerConfiguration, service: LocalLockService, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], logger: Logger) {
+    private init(configuration: ServerConfiguration, backend: Backend, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], logger: Logger) {
         self.configuration = configuration
-        self.service = service
+        switch backend {
+        case .local(let local):
+            self.service = local
+            self.local = local
+            self.etcd = nil
+        case .etcd(let etcd):
+            self.service = etcd
+            self.local = nil
+            self.etcd = etcd
+        }
         self.journal = journal
         self.group = group
         self.channel = channel
@@ -48,14 +62,26 @@ public final class LockServer: Sendable {
                 holders = restored.holders
                 lastToken = max(lastToken, restored.lastFencingToken)
             }
-            let service = LocalLockService(
-                limits: configuration.limits.table, lastFencingToken: lastToken, holders: holders,
-                journal: journal, clock: clock ?? EventLoopClock(loop: group.next()), logger: logger)
+            let lockClock = clock ?? EventLoopClock(loop: group.next())
+            let backend: Backend
+            if let settings = configuration.etcd {
+                let etcd = EtcdLockService(settings: settings, limits: configuration.limits.table, clock: lockClock, group: group, logger: logger)
+                // Serving before etcd answers is fine (acquires get 503 until it does), but a
+                // daemon that starts with its cluster up should not answer 503 at first.
+                if await !etcd.ready(within: settings.requestTimeout * 2) {
+                    logger.warning("etcd not reachable yet at \(settings.endpoints.joined(separator: ",")); serving 503 until it is")
+                }
+                backend = .etcd(etcd)
+            } else {
+                backend = .local(LocalLockService(
+                    limits: configuration.limits.table, lastFencingToken: lastToken, holders: holders,
+                    journal: journal, clock: lockClock, logger: logger))
+            }
             // Counts the open connections, for --max-connections and the memory reclaimer.
             let limiter = ConnectionLimiter(limit: configuration.maxConnections, logger: logger)
             let sweepers = ConnectionSweepers(group: group, interval: ConnectionSweeper.interval(for: configuration.limits))
-            let shared = RequestContext(service: service, configuration: configuration, logger: logger, sweepers: sweepers)
-            let reclaimer = MemoryReclaimer(logger: logger, load: { limiter.count + service.lockCount }, compact: { service.compact() })
+            let shared = RequestContext(service: backend.service, configuration: configuration, logger: logger, sweepers: sweepers)
+            let reclaimer = MemoryReclaimer(logger: logger, load: { limiter.count + backend.lockCount }, compact: { backend.compact() })
             let trimming = reclaimer.start(on: group.next())
             let quiescing = ServerQuiescingHelper(group: group)
             let bound: any Channel
@@ -69,7 +95,7 @@ public final class LockServer: Sendable {
             var actual = configuration
             actual.port = bound.localAddress?.port ?? configuration.port
             return LockServer(
-                configuration: actual, service: service, journal: journal, group: group, channel: bound,
+                configuration: actual, backend: backend, journal: journal, group: group, channel: bound,
                 quiescing: quiescing, housekeeping: sweepers.tasks + [trimming], logger: logger)
         } catch {
             journal?.close()
@@ -164,11 +190,36 @@ public final class LockServer: Sendable {
         // Answers still waiting for their changes to reach the disk go out before the
         // connections close.
         journal?.close()
+        await etcd?.close()
         do {
             try await group.shutdownGracefully()
         } catch {
             logger.warning("event loops did not stop cleanly", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+/// Which service holds the locks.
+private enum Backend: Sendable {
+    case local(LocalLockService)
+    case etcd(EtcdLockService)
+
+    var service: any LockService {
+        switch self {
+        case .local(let local): return local
+        case .etcd(let etcd): return etcd
+        }
+    }
+
+    var lockCount: Int {
+        switch self {
+        case .local(let local): return local.lockCount
+        case .etcd(let etcd): return etcd.lockCount
+        }
+    }
+
+    func compact() {
+        if case .local(let local) = self { local.compact() }
     }
 }
 

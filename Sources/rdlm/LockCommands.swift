@@ -70,8 +70,8 @@ struct ReleaseCommand: AsyncParsableCommand {
     var url: String
 
     func run() async throws {
-        let lock = try LockURL(url, server: server.serverText)
-        try await server.atOrigin(of: lock).withClient(doing: "release \(lock.url.absoluteString)") { client in
+        let lock = try LockURL(url, server: server.serverTexts[0])
+        try await server.withClient(doing: "release \(lock.url.absoluteString)") { client in
             try await client.release(at: lock.url)
         }
     }
@@ -106,8 +106,8 @@ struct RefreshCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let lock = try LockURL(url, server: server.serverText)
-        let details = try await server.atOrigin(of: lock).withClient(doing: "refresh \(lock.url.absoluteString)") { client in
+        let lock = try LockURL(url, server: server.serverTexts[0])
+        let details = try await server.withClient(doing: "refresh \(lock.url.absoluteString)") { client in
             try await client.refresh(at: lock.url, lifetime: lifetime.map(Seconds.duration))
         }
         if json { print(JSONLine.encode(LockJSON(details))) }
@@ -134,8 +134,8 @@ struct ShowCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let lock = try LockURL(url, server: server.serverText)
-        let details = try await server.atOrigin(of: lock).withClient(doing: "show \(lock.url.absoluteString)") { client in
+        let lock = try LockURL(url, server: server.serverTexts[0])
+        let details = try await server.withClient(doing: "show \(lock.url.absoluteString)") { client in
             try await client.lock(at: lock.url)
         }
         if json {

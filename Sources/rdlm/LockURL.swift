@@ -4,7 +4,8 @@ import Foundation
 struct LockURL {
     var url: URL
 
-    /// Accepts an absolute lock URL, or its path (`/locks/backup/9d2c…`) on `server`.
+    /// Accepts an absolute lock URL, or its path (`/locks/backup/9d2c…`) on `server` (the
+    /// first of the list; the client tries the others with that path if it gives no answer).
     init(_ text: String, server: String) throws(CLIFailure) {
         let absolute = text.hasPrefix("/") ? server + text : text
         guard let url = URL(string: absolute), let scheme = url.scheme?.lowercased(),
@@ -16,14 +17,5 @@ struct LockURL {
             throw .usage("not a lock URL: '\(text)' (expected http://HOST:PORT/locks/RESOURCE/UID, as printed by 'rdlm acquire')")
         }
         self.url = url
-    }
-
-    /// `http://host:port`, the server that issued the lock.
-    var origin: String {
-        var components = URLComponents()
-        components.scheme = url.scheme
-        components.host = url.host
-        components.port = url.port
-        return components.string ?? url.absoluteString
     }
 }

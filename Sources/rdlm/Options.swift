@@ -3,45 +3,52 @@ import RDLMWire
 import Foundation
 import RDLMClient
 
-/// Where the daemon is: every command takes it.
+/// Where the daemons are: every command takes them.
 struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "The daemon's URL (default: $RDLM_SERVER, else http://127.0.0.1:8888).", valueName: "url"))
-    var server: String?
+        "A daemon's URL; repeat it or separate URLs with commas for daemons sharing one lock space, tried in turn when one gives no answer (default: $RDLM_SERVER, also a comma-separated list, else http://127.0.0.1:8888).",
+        valueName: "url"))
+    var server: [String] = []
 
-    /// The URL text, without a trailing slash.
-    var serverText: String {
-        var text = server ?? ProcessInfo.processInfo.environment["RDLM_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? "http://127.0.0.1:8888"
-        while text.hasSuffix("/") { text.removeLast() }
-        return text
+    /// The URLs as text, without trailing slashes: every `--server`, each split at commas,
+    /// else `RDLM_SERVER` split the same way, else the default.
+    var serverTexts: [String] {
+        var texts = Self.split(server)
+        if texts.isEmpty { texts = Self.split(ProcessInfo.processInfo.environment["RDLM_SERVER"].map { [$0] } ?? []) }
+        if texts.isEmpty { texts = ["http://127.0.0.1:8888"] }
+        return texts
     }
 
-    func validate() throws {
-        let text = serverText
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              url.host?.isEmpty == false else {
-            throw ValidationError("the server URL '\(text)' is not an http:// or https:// URL")
+    /// The servers for messages: `http://a:8888, http://b:8888`.
+    var serverText: String { serverTexts.joined(separator: ", ") }
+
+    /// The comma-separated lists in `values`, as URLs without trailing slashes; empty
+    /// items (`a,,b`, a trailing comma) are dropped.
+    private static func split(_ values: [String]) -> [String] {
+        values.flatMap { $0.split(separator: ",") }.compactMap { item in
+            var text = item.trimmingCharacters(in: .whitespaces)
+            while text.hasSuffix("/") { text.removeLast() }
+            return text.isEmpty ? nil : text
         }
     }
 
-    /// A client configuration for this server.
+    func validate() throws {
+        for text in serverTexts {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+                  url.host?.isEmpty == false else {
+                throw ValidationError("the server URL '\(text)' is not an http:// or https:// URL")
+            }
+        }
+    }
+
+    /// A client configuration for these servers.
     func configuration(
         title: String? = nil, admin: AdminOptions? = nil, maximumConnections: Int = 16
     ) -> RDLMClient.Configuration {
-        RDLMClient.Configuration(
-            baseURL: URL(string: serverText)!,
+        RDLMClient.Configuration(servers: serverTexts.map { URL(string: $0)! }, settings: .init(
             defaultTitle: title ?? RDLMClient.Configuration.processTitle,
             adminCredentials: admin?.credentials,
-            maximumConnections: maximumConnections)
-    }
-
-    /// These options aimed at the server that issued `lock`, whose URL may name another
-    /// server than `--server` (the client also completes the lock's links from it).
-    func atOrigin(of lock: LockURL) -> ServerOptions {
-        var origin = self
-        origin.server = lock.origin
-        return origin
+            maximumConnections: maximumConnections))
     }
 
     /// Runs `body` with a client of this server (with `configuration`, else the plain one),

@@ -8,8 +8,11 @@ struct RDLMCommand: AsyncParsableCommand {
         commandName: "rdlm",
         abstract: "The command-line client of rdlmd, the RESTful distributed lock manager.",
         discussion: """
-            The server is --server, else $RDLM_SERVER, else http://127.0.0.1:8888. Errors are \
-            one line on stderr.
+            The server is --server, else $RDLM_SERVER, else http://127.0.0.1:8888. Several \
+            daemons sharing one lock space: repeat --server or list URLs with commas \
+            (RDLM_SERVER=http://a:8888,http://b:8888); a request goes to the next one when a \
+            server gives no answer, never after an answer (503 included). Errors are one line \
+            on stderr.
 
             Exit statuses (the shell client's RDLM_EX_* numbers):
             \(ExitStatus.helpTable)

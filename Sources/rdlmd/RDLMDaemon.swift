@@ -77,6 +77,18 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Flag(help: "With --data-dir: start even when a journal is corrupt in the middle, keeping what precedes the damage and dropping the rest (logged).")
     var recoverTruncate = false
 
+    @Option(help: ArgumentHelp("Keep every lock in etcd, at these member client URLs (comma-separated). Every rdlmd given the same cluster and --etcd-prefix serves one lock space; see the README's section on several daemons. Excludes --data-dir.", valueName: "url,..."))
+    var etcdEndpoints: String?
+
+    @Option(help: ArgumentHelp("With --etcd-endpoints: the key prefix of the lock space in etcd.", valueName: "prefix"))
+    var etcdPrefix = "/rdlm/"
+
+    @Option(help: ArgumentHelp("With --etcd-endpoints: seconds of the session lease that carries this daemon's waiters (at least 2). The waiters of a daemon that died leave their queues within this plus 0.5 s.", valueName: "seconds"))
+    var etcdSessionTtl = 2
+
+    @Option(help: ArgumentHelp("With --etcd-endpoints: seconds an etcd request may take; a request that needed it is then answered 503.", valueName: "seconds"))
+    var etcdTimeout: Double = 2
+
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
@@ -97,6 +109,15 @@ struct RDLMDaemon: AsyncParsableCommand {
             ("--max-connections", maxConnections ?? 1),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
+        }
+        if let etcdEndpoints {
+            guard dataDir == nil else { throw ValidationError("--etcd-endpoints and --data-dir exclude each other: with etcd, the locks are kept there") }
+            guard let endpoints = Self.endpoints(etcdEndpoints) else {
+                throw ValidationError("--etcd-endpoints must be a comma-separated list of http://host:port URLs")
+            }
+            _ = endpoints
+            guard etcdSessionTtl >= 2 else { throw ValidationError("--etcd-session-ttl must be at least 2 seconds (etcd's shortest lease)") }
+            guard etcdTimeout > 0, etcdTimeout.isFinite else { throw ValidationError("--etcd-timeout must be a positive number of seconds") }
         }
         if let publicURL, PublicURL.normalized(publicURL) == nil {
             throw ValidationError("--public-url must be an http:// or https:// URL with a host, and no query or fragment")
@@ -138,11 +159,26 @@ struct RDLMDaemon: AsyncParsableCommand {
             host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads, persistence: persistence,
             publicURL: publicURL.flatMap(PublicURL.normalized))
         configuration.maxConnections = connectionLimit
+        if let endpoints = etcdEndpoints.flatMap(Self.endpoints) {
+            configuration.etcd = EtcdSettings(
+                endpoints: endpoints, prefix: etcdPrefix, sessionTTL: Int64(etcdSessionTtl), requestTimeout: .seconds(etcdTimeout))
+        }
         let group = ServiceGroup(
             services: [LockServerService(configuration: configuration, logger: logger)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         try await group.run()
+    }
+}
+
+extension RDLMDaemon {
+    /// The URLs of `--etcd-endpoints`, without trailing slashes; nil unless each is http://host:port.
+    static func endpoints(_ list: String) -> [String]? {
+        let endpoints = list.split(separator: ",").map { String($0).filter { !$0.isWhitespace } }.map { url in
+            url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        guard !endpoints.isEmpty, endpoints.allSatisfy({ $0.hasPrefix("http://") && $0.count > "http://".count }) else { return nil }
+        return endpoints
     }
 }
 

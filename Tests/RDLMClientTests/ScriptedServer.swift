@@ -18,6 +18,8 @@ final class ScriptedServer: Sendable {
     struct Exchange: Sendable {
         /// `POST /locks/name HTTP/1.1`.
         var requestLine: String
+        /// The whole request, head and body, as received.
+        var request: String
         var connection: Int32
         /// This server's port, for a `Location` that points back here.
         var port: UInt16
@@ -80,7 +82,7 @@ final class ScriptedServer: Sendable {
             let serving = Thread { [self] in
                 if let request = readRequest(connection) {
                     received.withLock { $0.append(request) }
-                    script(Exchange(requestLine: Self.requestLine(of: request), connection: connection, port: port))
+                    script(Exchange(requestLine: Self.requestLine(of: request), request: request, connection: connection, port: port))
                 }
                 close(connection)
             }

@@ -53,7 +53,7 @@ struct TestServer: Sendable {
     let server: LockServer
 
     var port: Int { server.port }
-    var service: LocalLockService { server.service }
+    var service: LocalLockService { server.local! }
 
     func connect() async throws -> TestConnection {
         try await TestConnection.connect(port: port)

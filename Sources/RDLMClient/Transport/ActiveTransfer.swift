@@ -17,6 +17,10 @@ final class ActiveTransfer {
     private(set) var headers: [(name: String, value: String)] = []
     private(set) var body: [UInt8] = []
     private let errorBuffer: UnsafeMutablePointer<CChar>
+    /// curl's copy of the header lines when the request has lines of its own
+    /// (`HTTPRequest.ownHeaders`), freed with this transfer, after its handle left the
+    /// multi handle.
+    var ownHeaderList: UnsafeMutablePointer<curl_slist>?
 
     init(_ transfer: Transfer, easy: UnsafeMutableRawPointer) {
         id = transfer.id
@@ -29,6 +33,7 @@ final class ActiveTransfer {
 
     deinit {
         errorBuffer.deallocate()
+        curl_slist_free_all(ownHeaderList)
     }
 
     /// Sets the request's options on its easy handle. A handle kept from an earlier
@@ -95,9 +100,10 @@ final class ActiveTransfer {
     }
 
     /// Detaches the handle from this transfer's error buffer, which goes with it, before
-    /// the handle is kept for another transfer.
+    /// the handle is kept for another transfer; so does a header list of its own.
     func detachFromHandle() {
         rdlm_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, nil)
+        if ownHeaderList != nil { rdlm_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, nil) }
     }
 
     /// curl's detailed message when it wrote one, else the generic text of the code.

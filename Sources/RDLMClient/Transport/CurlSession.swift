@@ -35,7 +35,14 @@ final class CurlSession {
             return
         }
         let active = ActiveTransfer(transfer, easy: easy)
-        active.configure(isNewHandle: spare == nil, headerList: headerList(for: transfer.request.headers))
+        let headers: UnsafeMutablePointer<curl_slist>?
+        if transfer.request.ownHeaders.isEmpty {
+            headers = headerList(for: transfer.request.headers)
+        } else {
+            active.ownHeaderList = Self.makeHeaderList(transfer.request.headers + transfer.request.ownHeaders)
+            headers = active.ownHeaderList
+        }
+        active.configure(isNewHandle: spare == nil, headerList: headers)
         let added = curl_multi_add_handle(multi, easy)
         guard added == CURLM_OK else {
             let message = String(cString: curl_multi_strerror(added))
@@ -102,11 +109,16 @@ final class CurlSession {
     /// for 100-continue before a body.
     private func headerList(for lines: [String]) -> UnsafeMutablePointer<curl_slist>? {
         if let list = headerLists[lines] { return list }
+        let list = Self.makeHeaderList(lines)
+        headerLists[lines] = list
+        return list
+    }
+
+    private static func makeHeaderList(_ lines: [String]) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>?
         for line in lines + ["Expect:"] {
             list = curl_slist_append(list, line)
         }
-        headerLists[lines] = list
         return list
     }
 
@@ -121,8 +133,12 @@ final class CurlSession {
             rdlm_curl_easy_getinfo_long(active.easy, CURLINFO_NUM_CONNECTS, &connects)
             outcome = .success(HTTPResponse(status: status, headers: active.headers, body: active.body, connectionsOpened: connects))
         } else {
+            var sentBytes = 0
+            rdlm_curl_easy_getinfo_long(active.easy, CURLINFO_REQUEST_SIZE, &sentBytes)
+            let noAnswer = NoAnswer(curlCode: Int(result.rawValue), requestSent: sentBytes > 0, answerStarted: active.status != 0)
             outcome = .failure(RDLMError.transport(
-                curlCode: Int(result.rawValue), message: active.errorMessage(for: result), request: active.request.summary))
+                curlCode: Int(result.rawValue), message: active.errorMessage(for: result), request: active.request.summary,
+                noAnswer: noAnswer))
         }
         discard(active, reuseHandle: result == CURLE_OK)
         settle(active, outcome)
@@ -143,7 +159,7 @@ final class CurlSession {
         let delivered = active.pending?.resume(with: outcome) ?? false
         guard let location = active.grantLocation else { return }
         if delivered, case .success = outcome { return }
-        guard let release = transport.releaseRequest(location) else { return }
+        guard let release = transport.releaseRequest(location, active.request) else { return }
         start(Transfer(id: transport.makeID(), request: release, pending: nil))
     }
 

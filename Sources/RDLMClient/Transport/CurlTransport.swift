@@ -48,9 +48,9 @@ final class CurlTransport: Sendable {
 
     let inbox = Mutex(Inbox())
     private let lastID = Atomic<UInt64>(0)
-    /// The `DELETE` that releases the lock of a grant's `Location`; nil for a `Location`
-    /// that is no lock URL.
-    let releaseRequest: @Sendable (_ location: String) -> HTTPRequest?
+    /// The `DELETE` that releases the lock of a grant's `Location` (answered to `acquire`);
+    /// nil for a `Location` that is no lock URL.
+    let releaseRequest: @Sendable (_ location: String, _ acquire: HTTPRequest) -> HTTPRequest?
     /// The wake-up pipe. Other threads write its write end only while holding the inbox
     /// mutex and only before stopping began; the curl thread closes both ends after it saw
     /// the stop, so a write never meets a closed (or reused) descriptor.
@@ -62,7 +62,7 @@ final class CurlTransport: Sendable {
     ///   - maximumConnections: how many connections the cache keeps open
     ///     (`CURLMOPT_MAXCONNECTS`); connections per host are not limited.
     ///   - releaseRequest: the release of a grant that did not reach its caller.
-    init(maximumConnections: Int, releaseRequest: @escaping @Sendable (_ location: String) -> HTTPRequest?) throws(RDLMError) {
+    init(maximumConnections: Int, releaseRequest: @escaping @Sendable (_ location: String, _ acquire: HTTPRequest) -> HTTPRequest?) throws(RDLMError) {
         self.releaseRequest = releaseRequest
         guard CurlLibrary.isInitialized else {
             throw .transport(curlCode: Int(CURLE_FAILED_INIT.rawValue), message: "curl_global_init failed", request: "starting the client")

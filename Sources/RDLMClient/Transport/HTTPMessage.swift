@@ -9,8 +9,11 @@ struct HTTPRequest: Sendable {
 
     var method: Method
     var url: String
-    /// Complete header lines, `Name: value`.
+    /// Complete header lines, `Name: value`, shared by many requests.
     var headers: [String]
+    /// Header lines of this request alone (an acquire's `RDLM-Request-Id`): the transport
+    /// builds curl's list of them per request instead of keeping it for reuse.
+    var ownHeaders: [String] = []
     var body: [UInt8]?
     /// How long the whole exchange may take, connecting included.
     var timeout: Duration

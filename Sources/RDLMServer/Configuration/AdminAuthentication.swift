@@ -1,3 +1,5 @@
+import RDLMWire
+
 /// The three admin modes of the original `--admin_userpass_file`.
 public enum AdminAuthentication: Sendable, Equatable {
     /// `yes`: admin requests need no credentials.

@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
     public var threads: Int
     /// Where locks are kept across restarts; `nil` keeps them in memory only.
     public var persistence: Persistence?
+    /// Keeps every lock in etcd, shared with every daemon given the same cluster and prefix;
+    /// excludes `persistence`.
+    public var etcd: EtcdSettings?
     /// The base of every `Location` (`--public-url`, such as `https://locks.example.com`),
     /// for a daemon behind a reverse proxy or TLS terminator; nil builds it from the
     /// request's `Host`, as the original did.

@@ -1,6 +1,7 @@
 /// A parsed JSON value. Request bodies here are tiny, so a small strict parser over bytes
-/// beats a general decoder and lets every malformed body get a precise message.
-enum JSONValue: Equatable, Sendable {
+/// beats a general decoder and lets every malformed body get a precise message. The etcd
+/// client reads etcd's gateway answers with it and writes its requests with `serialized`.
+public enum JSONValue: Equatable, Sendable {
     case object([String: JSONValue])
     case array([JSONValue])
     case string(String)
@@ -9,7 +10,7 @@ enum JSONValue: Equatable, Sendable {
     case null
 
     /// The JSON type name, for error messages.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .object: return "an object"
         case .array: return "an array"
@@ -22,20 +23,27 @@ enum JSONValue: Equatable, Sendable {
 }
 
 /// Why a body is not JSON; the message goes back to the client.
-struct JSONParseError: Error, Equatable {
-    var message: String
+public struct JSONParseError: Error, Equatable {
+    public var message: String
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 /// A strict RFC 8259 parser: no NaN or Infinity, no trailing commas, no comments, no
 /// control characters in strings, no duplicate member names, nesting at most `maxDepth` deep.
-struct JSONParser {
-    static let maxDepth = 32
+public struct JSONParser {
+    public static let maxDepth = 32
 
     private let bytes: [UInt8]
+    private let depthLimit: Int
     private var index = 0
 
-    static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    /// `maxDepth` is for documents from a trusted peer that nest deeper than request bodies
+    /// may (etcd's answers to nested transactions).
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = JSONParser.maxDepth) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -43,8 +51,9 @@ struct JSONParser {
         return value
     }
 
-    private init(bytes: [UInt8]) {
+    private init(bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
+        self.depthLimit = maxDepth
     }
 
     private func error(_ message: String) -> JSONParseError {
@@ -60,7 +69,7 @@ struct JSONParser {
     }
 
     private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth < Self.maxDepth else { throw error("nested too deeply") }
+        guard depth < depthLimit else { throw error("nested too deeply") }
         guard let byte = current else { throw error("unexpected end of input") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)

@@ -1,11 +1,31 @@
-/// Standard base64 (RFC 4648 section 4), decoded strictly, for HTTP Basic credentials:
+/// Standard base64 (RFC 4648 section 4), for HTTP Basic credentials and etcd's JSON gateway
+/// (keys and values are base64 there). Decoded strictly:
 /// only the alphabet `A-Z a-z 0-9 + /`, a length that is a multiple of four, and `=` only
 /// as the one or two pads that end the last group. No whitespace, no line breaks, no
 /// URL-safe alphabet. The unused low bits before a pad are ignored, as Foundation's
 /// `Data(base64Encoded:)` ignores them.
-enum Base64 {
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// `bytes` in the standard alphabet, padded with `=` to a multiple of four characters.
+    public static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var iterator = bytes.makeIterator()
+        while let first = iterator.next() {
+            let second = iterator.next()
+            let third = iterator.next()
+            let group = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
+            output.append(alphabet[Int(group >> 18)])
+            output.append(alphabet[Int(group >> 12 & 0x3F)])
+            output.append(second == nil ? UInt8(ascii: "=") : alphabet[Int(group >> 6 & 0x3F)])
+            output.append(third == nil ? UInt8(ascii: "=") : alphabet[Int(group & 0x3F)])
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
     /// The bytes `text` encodes, or nil when it is not valid base64. Empty text is no bytes.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count.isMultiple(of: 4) else { return nil }
         // Up to two pads at the end stand for the bytes the last group lacks; an `=`
