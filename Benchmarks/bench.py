@@ -504,7 +504,7 @@ class Suite:
 
 
 def perf_rows(data, children, limit, only_ours=False):
-    """(percent, object, symbol) rows of a perf report; `only_ours`: frames of RDLMServer and RDLMCore."""
+    """(percent, object, symbol) rows of a perf report; `only_ours`: frames of the daemon's own modules."""
     argv = ["perf", "report", "-i", data, "--stdio", "-g", "none", "--percent-limit", "0.5",
             "--children" if children else "--no-children", "--sort", "symbol" if children else "dso,symbol"]
     report = subprocess.run(argv, capture_output=True, text=True).stdout
@@ -521,7 +521,7 @@ def perf_rows(data, children, limit, only_ours=False):
                 continue
             percent, dso, symbol = float(match.group(1)), match.group(2), match.group(3)
         symbol = symbol.split()[0] if symbol.startswith("$s") else re.sub(r"(\s+-)+\s*$", "", symbol).strip()
-        if only_ours and not re.search(r"10RDLMServer|8RDLMCore", symbol):
+        if only_ours and not re.search(r"10RDLMServer|8RDLMCore|8RDLMEtcd|8RDLMWire", symbol):
             continue
         rows.append((percent, dso, demangle(symbol)))
         if len(rows) == limit:
@@ -969,7 +969,7 @@ def markdown(results, rows, settings):
         add("")
         add("`perf record -F 999 -g -p PID` on the daemon while 10 connections loop cycles (frame-pointer call "
             "graphs). *self*: samples in the function itself, all code; *inclusive*: samples in the function or "
-            "below it, for the daemon's own modules (RDLMServer, RDLMCore).")
+            "below it, for the daemon's own modules (RDLMServer, RDLMCore, RDLMEtcd, RDLMWire).")
         add("")
         for mode, profile in results["profile"].items():
             add(f"**{mode}** ({fmt(profile['cycles_per_s'])} cycles/s while recorded)")
@@ -1045,7 +1045,7 @@ def profile_tables(profile, add):
     for percent, dso, symbol in profile["self"]:
         add(f"| {percent:.1f} | {dso} | `{symbol[:120].replace('|', '∣')}` |")
     add("")
-    add("| inclusive % | RDLMServer / RDLMCore symbol |")
+    add("| inclusive % | symbol of the daemon's own modules |")
     add("| --- | --- |")
     for percent, _, symbol in profile["ours"]:
         add(f"| {percent:.1f} | `{symbol[:120].replace('|', '∣')}` |")
