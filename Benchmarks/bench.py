@@ -1025,10 +1025,12 @@ def etcd_section(seven, add):
         "raft entry (one replicated, fsynced log append). An acquire that finds the resource free is one "
         "transaction (compare: nothing ahead on the resource; success: put the lock's key, granted, under its "
         "holder lease); its release is one transaction deleting the key. So an uncontended cycle costs 2 writes, as "
-        "etcd's own lock's does (lock: a put-if-absent transaction, then a read; unlock: a delete). Raft entries "
-        "beyond the revisions are lease grants: the holder leases rdlmd shares between every lock that expires in "
-        "the same second, and nothing per cycle. Fewer than 2 per cycle would mean several requests share a "
-        "transaction (group commit), which this figure would show.")
+        "etcd's own lock's does (lock: a put-if-absent transaction, then a read; unlock: a delete). Reads (the "
+        "watch, linearizable ranges) and lease keep-alives are no raft entries. The raft entries beyond the "
+        "revisions are leases: rdlmd grants a holder lease per second of expiry that locks share (and etcd revokes "
+        "it once it runs out), so they scale with the run's duration, not its cycles. Fewer than 2 writes per "
+        "cycle would mean that several requests share a transaction (group commit); more, that an acquire or a "
+        "release takes more than one.")
     add("")
     if seven.get("profile"):
         profile = seven["profile"]
