@@ -68,10 +68,18 @@ run_member() {
 
 member_pid() { cat "$1/member-$2.pid" 2>/dev/null || true; }
 
+# alive PID: the process runs. A killed member whose parent has gone stays a zombie where
+# nothing reaps orphans (a container's init may not), and kill -0 still finds a zombie.
+alive() {
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+    [[ $state != Z* ]]
+}
+
 member_running() {
     local pid
     pid=$(member_pid "$1" "$2")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+    [ -n "$pid" ] && alive "$pid"
 }
 
 # member_answers DIR N: a linearizable read through member N succeeds.
@@ -136,7 +144,7 @@ signal_member() {
 
 wait_exit() { # wait_exit PID SECONDS
     local deadline=$((SECONDS + $2))
-    while kill -0 "$1" 2>/dev/null; do
+    while alive "$1"; do
         [ $SECONDS -ge "$deadline" ] && return 1
         sleep 0.05
     done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: the Swift test suites, then the original RDLM's Python client, the
-# README's curl tour, the C and shell clients and the examples against live daemons, a
-# kill -9 durability test, then a graceful-shutdown check.
+# Runs every test: the Swift test suites (two 3-member etcd clusters running), then the
+# original RDLM's Python client, the README's curl tour, the C, shell and command-line
+# clients against live daemons (in memory, then three sharing a lock space on etcd), the
+# examples, a kill -9 durability test, hostile load, the etcd backend's fault test and
+# failure bounds, a benchmark smoke run, then a graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +20,16 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     scripts/etcd-cluster.sh stop "$work/etcd" 2>/dev/null || true
+    scripts/etcd-cluster.sh stop "$work/etcd-faults" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-# RDLMEtcdTests run against a real 3-member cluster; some of them kill and restart members.
+# Real 3-member clusters: one for the etcd backend's tests and the suites below, and one
+# for RDLMEtcdTests, which kill and restart its members while the others run.
 scripts/etcd-cluster.sh start "$work/etcd"
-export RDLM_TEST_ETCD_DIR="$work/etcd"
+scripts/etcd-cluster.sh start "$work/etcd-faults"
+export RDLM_TEST_ETCD_DIR="$work/etcd" RDLM_TEST_ETCD_FAULT_DIR="$work/etcd-faults"
 echo "==> swift test" >&2
 swift test --skip-build
 
@@ -51,40 +56,49 @@ auth_port=$(free_port)
 printf 'admin:s3cret\nops:other\n' > "$work/admins"
 start_daemon "$auth_port" --admin_userpass_file "$work/admins"
 
-echo "==> rdlm-py (the original Python client) against rdlmd" >&2
-RDLM_PORT=$open_port RDLM_AUTH_PORT=$auth_port RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/compat/test_rdlm_py.py
-
-echo "==> README curl tour" >&2
-Tests/compat/curl_tour.sh "http://127.0.0.1:$open_port"
-
-echo "==> C client: rdlm.h builds warning-free as C99 and C++11; its tests (one daemon, then several servers) run as C under valgrind, then as C++" >&2
 c_flags=(-Wall -Wextra -Werror -pedantic -pthread -I Clients/c)
-gcc -std=c99 "${c_flags[@]}" -g -o "$work/test_rdlm" Clients/c/test_rdlm.c -lcurl
-g++ -std=c++11 "${c_flags[@]}" -x c++ -o "$work/test_rdlm_cxx" Clients/c/test_rdlm.c -lcurl
-RDLM_AUTH_URL="http://127.0.0.1:$auth_port" RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
-    valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
-    --log-file="$work/valgrind.log" "$work/test_rdlm" "http://127.0.0.1:$open_port"
-grep -E 'ERROR SUMMARY|definitely lost|All heap blocks' "$work/valgrind.log" | sed 's/^==[0-9]*== /valgrind: /'
-# The C++ build, without valgrind; its base URL ends with a slash, which the client drops.
-RDLM_AUTH_URL="http://127.0.0.1:$auth_port/" RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
-    "$work/test_rdlm_cxx" "http://127.0.0.1:$open_port/"
-# Several servers: dead ones (closed ports) and scripted ones around the live daemon.
-gcc -std=c99 "${c_flags[@]}" -g -o "$work/test_failover" Clients/c/test_failover.c -lcurl
-g++ -std=c++11 "${c_flags[@]}" -x c++ -o "$work/test_failover_cxx" Clients/c/test_failover.c -lcurl
-valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
-    --log-file="$work/valgrind-failover.log" "$work/test_failover" "http://127.0.0.1:$open_port"
-grep -E 'ERROR SUMMARY|definitely lost|All heap blocks' "$work/valgrind-failover.log" | sed 's/^==[0-9]*== /valgrind: /'
-"$work/test_failover_cxx" "http://127.0.0.1:$open_port/"
+for test in test_rdlm test_failover; do
+    gcc -std=c99 "${c_flags[@]}" -g -o "$work/$test" "Clients/c/$test.c" -lcurl
+    g++ -std=c++11 "${c_flags[@]}" -x c++ -o "$work/${test}_cxx" "Clients/c/$test.c" -lcurl
+done
+echo "rdlm.h: test_rdlm.c and test_failover.c build warning-free as C99 and as C++11"
 
-echo "==> shell client: shellcheck, then its tests under dash and under bash" >&2
+echo "==> shellcheck" >&2
 shell_scripts=(Clients/shell/rdlm.sh Clients/shell/test_rdlm.sh Examples/shell/nightly-report.sh
                Examples/shell/run.sh Examples/c/run.sh Examples/swift/run.sh)
 shellcheck -x -s sh "${shell_scripts[@]}"
 shellcheck -x -s bash Clients/shell/rdlm.sh
 echo "shellcheck: ${#shell_scripts[@]} scripts clean (as sh; rdlm.sh also as bash)"
-dash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open_port"
-bash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open_port"
+
+# client_suites BACKEND OPEN_PORT AUTH_PORT: every client's contract tests against a daemon
+# with open admin requests and one that asks for credentials. Run against the in-memory
+# daemons, then against daemons of a cluster on etcd.
+client_suites() {
+    local backend=$1 open=$2 auth=$3
+    echo "==> [$backend] rdlm-py (the original Python client)" >&2
+    RDLM_PORT=$open RDLM_AUTH_PORT=$auth RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
+        "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/compat/test_rdlm_py.py
+
+    echo "==> [$backend] README curl tour" >&2
+    Tests/compat/curl_tour.sh "http://127.0.0.1:$open"
+
+    echo "==> [$backend] C client: its tests (one daemon, then several servers) as C under valgrind, then as C++" >&2
+    local test
+    for test in test_rdlm test_failover; do
+        RDLM_AUTH_URL="http://127.0.0.1:$auth" RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
+            valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=1 \
+            --log-file="$work/valgrind-$test.log" "$work/$test" "http://127.0.0.1:$open"
+        grep -E 'ERROR SUMMARY|definitely lost|All heap blocks' "$work/valgrind-$test.log" | sed 's/^==[0-9]*== /valgrind: /'
+        # The C++ build, without valgrind; its base URL ends with a slash, which the client drops.
+        RDLM_AUTH_URL="http://127.0.0.1:$auth/" RDLM_AUTH_USER=admin RDLM_AUTH_PASSWORD=s3cret \
+            "$work/${test}_cxx" "http://127.0.0.1:$open/"
+    done
+
+    echo "==> [$backend] shell client under dash and under bash" >&2
+    dash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open"
+    bash Clients/shell/test_rdlm.sh "http://127.0.0.1:$open"
+}
+client_suites memory "$open_port" "$auth_port"
 
 echo "==> examples: the C and Swift counters, exact with the lock; the shell cron job, never overlapping" >&2
 Examples/c/run.sh "http://127.0.0.1:$open_port"
@@ -94,11 +108,28 @@ Examples/shell/run.sh "http://127.0.0.1:$open_port"
 echo "==> rdlm, the command-line client: every command, exec's signals and lock loss, bench" >&2
 RDLM=.build/debug/rdlm RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/cli
 
+# Three daemons sharing one lock space on the cluster; the suites go through two of them
+# (the cross-daemon cases are in RDLMServerTests' etcd suites).
+etcd_endpoints=$(cat "$work/etcd/endpoints")
+etcd_ports=()
+for admin in yes "$work/admins" yes; do
+    port=$(free_port)
+    start_daemon "$port" --admin-userpass-file "$admin" --etcd-endpoints "$etcd_endpoints" --etcd-prefix /rdlm-suites/
+    etcd_ports+=("$port")
+done
+client_suites etcd "${etcd_ports[0]}" "${etcd_ports[1]}"
+echo "==> [etcd] rdlm, the command-line client" >&2
+RDLM_TEST_ETCD_ENDPOINTS=$etcd_endpoints RDLM=.build/debug/rdlm RDLMD=.build/debug/rdlmd \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/cli
+
 echo "==> durability: rdlmd --data-dir killed with SIGKILL 20 times loses nothing it acknowledged" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/durability/test_crash.py
 
 echo "==> hostile load: floods, slow requests, bad Host, early FIN, quotas, out of descriptors, --max-connections, ambiguous JSON" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/hostile
+
+echo "==> etcd: fault test and failure bounds (3 daemons on a 3-member etcd cluster; kills, pauses, lost quorum)" >&2
+RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/etcd
 
 echo "==> benchmark suite, smoke run: every scenario produces numbers (not timed; debug builds)" >&2
 Benchmarks/run.sh --quick --debug --rdlmd .build/debug/rdlmd

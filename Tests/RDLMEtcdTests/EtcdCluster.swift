@@ -6,10 +6,14 @@ import RDLMEtcd
 import Synchronization
 import Testing
 
-/// The cluster scripts/etcd-cluster.sh runs in `RDLM_TEST_ETCD_DIR` (scripts/test.sh always
-/// starts one). Without the variable the suites are skipped, and say so.
+/// The cluster scripts/etcd-cluster.sh runs in `RDLM_TEST_ETCD_FAULT_DIR`, else in
+/// `RDLM_TEST_ETCD_DIR`. These tests kill and pause its members, so scripts/test.sh gives
+/// them a cluster of their own: the lock service's suites, which run at the same time, use
+/// the other and would see its outages. Without either variable the suites are skipped,
+/// and say so.
 enum EtcdCluster {
-    static let directory = ProcessInfo.processInfo.environment["RDLM_TEST_ETCD_DIR"]
+    static let directory = ProcessInfo.processInfo.environment["RDLM_TEST_ETCD_FAULT_DIR"]
+        ?? ProcessInfo.processInfo.environment["RDLM_TEST_ETCD_DIR"]
     static let isRunning = directory != nil
 
     static var endpoints: [String] {
@@ -17,17 +21,17 @@ enum EtcdCluster {
         return text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").map(String.init)
     }
 
-    /// Runs `etcd-cluster.sh COMMAND DIR [MEMBER]`; start-member waits until it serves.
+    /// Runs `etcd-cluster.sh COMMAND DIR MEMBER`; start-member waits until it serves. Through
+    /// system(3), not Foundation's Process: Process waits until every holder of its pipe is
+    /// gone, and the member the script starts in the background would be one.
     static func run(_ command: String, member: Int) throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("../../scripts/etcd-cluster.sh").standardized.path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = [command, directory!, String(member)]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ConditionFailed(description: "etcd-cluster.sh \(command) \(member) exited with \(process.terminationStatus)")
+        let line = [script, command, directory!, String(member)].map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            .joined(separator: " ")
+        let status = system(line)
+        guard status == 0 else {
+            throw ConditionFailed(description: "etcd-cluster.sh \(command) \(member) exited with status \(status)")
         }
     }
 

@@ -50,7 +50,8 @@ extension EtcdTests {
                 #expect(previous == nil)
                 let second = try await client.txn(create).get()
                 #expect(!second.succeeded)
-                #expect(second.revision == first.revision)
+                // Other suites write to the same cluster meanwhile: revisions only grow.
+                #expect(second.revision >= first.revision)
                 guard case .range(let range)? = second.responses.first else { Issue.record("not a range: \(second.responses)"); return }
                 #expect(range.kvs.map(\.value) == ["first".bytes])
                 #expect(range.kvs.first?.createRevision == first.revision)
@@ -59,7 +60,7 @@ extension EtcdTests {
                     success: [.put(key: key, value: "second".bytes, lease: 0, prevKV: true), .deleteRange(key: key + "-none", rangeEnd: nil)]
                 )
                 let third = try await client.txn(byValue).get()
-                #expect(third.succeeded && third.revision == first.revision + 1)
+                #expect(third.succeeded && third.revision > first.revision)
                 guard case .put(let prior)? = third.responses.first, case .deleteRange(let deleted, let kvs)? = third.responses.last else {
                     Issue.record("unexpected: \(third.responses)"); return
                 }

@@ -148,7 +148,8 @@ extension ServerTests {
                     let title = String(repeating: "t", count: 200)
                     var held: [String] = []
                     for index in 0..<1_500 {
-                        let response = try await connection.execute(TestRequest(.POST, "/locks/r\(index % 300)", body: lockBody(title: title, wait: 0)))
+                        // Lifetimes far beyond the loop's length, however loaded the machine.
+                        let response = try await connection.execute(TestRequest(.POST, "/locks/r\(index % 300)", body: lockBody(title: title, lifetime: 3_600, wait: 0)))
                         if response.status == 201 { held.append(try lockPath(response)) }
                         if held.count > 200 {
                             #expect(try await connection.execute(TestRequest(.DELETE, held.removeFirst())).status == 204)

@@ -34,6 +34,11 @@ class Daemon:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = open(os.path.join(workdir, "rdlmd-%d.log" % self.port), "wb")
+        # RDLM_TEST_ETCD_ENDPOINTS: the same tests against daemons keeping their locks in
+        # etcd, each in a lock space of its own.
+        endpoints = os.environ.get("RDLM_TEST_ETCD_ENDPOINTS")
+        if endpoints:
+            flags += ("--etcd-endpoints", endpoints, "--etcd-prefix", "/rdlm-cli-%s/" % uuid.uuid4().hex)
         self.process = subprocess.Popen([RDLMD, "--port", str(self.port), *flags],
                                         stdout=subprocess.DEVNULL, stderr=self.log)
         wait_until(self.answers, timeout=60, what="rdlmd on port %d" % self.port)

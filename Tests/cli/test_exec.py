@@ -5,6 +5,7 @@ files the test reads: start and end times, their lock's URL and fencing token, t
 signals they receive.
 """
 import json
+import time
 import os
 import signal
 import sys
@@ -106,10 +107,12 @@ def test_two_execs_on_one_resource_never_overlap(rdlm, resource, tmp_path):
 
 def test_a_command_outliving_its_lifetime_keeps_its_lock(rdlm, resource, tmp_path):
     record = str(tmp_path / "record")
-    process = rdlm.start("exec", resource, "--lifetime", "1", *child(record, 3.5))
+    process = rdlm.start("exec", resource, "--lifetime", "1", *child(record, 4.5))
     lock = started(record)
-    tries = 0
+    late_tries = 0
     while process.poll() is None and not any("end" in r for r in records(record)):
+        # Tried after the lock's first lifetime ended: only the refreshes keep it held then.
+        late = time.monotonic() > lock["start"] + 1.5
         attempt = rdlm.run("acquire", resource, "--wait", "0", "--lifetime", "30")
         if attempt.returncode == 0:
             rdlm.run("release", attempt.stdout.strip())
@@ -120,11 +123,12 @@ def test_a_command_outliving_its_lifetime_keeps_its_lock(rdlm, resource, tmp_pat
         holder = rdlm.holder(resource)
         if holder is not None:
             assert holder["url"] == lock["url"] and holder["fencing_token"] == lock["token"]
-        tries += 1
+        late_tries += late
     _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
-    assert tries >= 3
-    assert records(record)[-1]["end"] - lock["start"] >= 3.5
+    # Each try is two processes, over a second on a loaded machine: counted by time, not number.
+    assert late_tries >= 1, "no try was made after the first lifetime ended"
+    assert records(record)[-1]["end"] - lock["start"] >= 4.5
     assert rdlm.json("locks", resource) == []
 
 

@@ -6,7 +6,6 @@ test ends. A `Daemon` reads its own CPU ticks and resident memory from /proc, co
 descriptors and makes small HTTP requests. Waits poll with deadlines; nothing sleeps and
 hopes, so the tests hold on a loaded two-core machine.
 """
-import http.client
 import os
 import resource
 import subprocess
@@ -16,7 +15,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pysupport"))
-from rdlm_testing import free_port, wait_until  # noqa: E402  (also imported from this conftest)
+from rdlm_testing import free_port, http_request, stop_process, wait_until  # noqa: E402  (also imported from this conftest)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RDLMD = os.environ.get("RDLMD", os.path.join(ROOT, ".build", "debug", "rdlmd"))
@@ -32,14 +31,6 @@ def raise_own_descriptor_limit(needed):
         if hard != resource.RLIM_INFINITY and hard < needed:
             pytest.skip("RLIMIT_NOFILE hard limit %d is below the %d descriptors this test needs" % (hard, needed))
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-
-
-class Response:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def __repr__(self):
-        return "%d %r" % (self.status, self.body[:200])
 
 
 class Daemon:
@@ -67,13 +58,7 @@ class Daemon:
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         """One request on a fresh connection, closed afterwards."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return Response(response.status, dict(response.getheaders()), response.read().decode())
-        finally:
-            connection.close()
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def cpu_ticks(self):
         """User plus system CPU time so far, in clock ticks (/proc/PID/stat fields 14 and 15)."""
@@ -105,13 +90,7 @@ class Daemon:
             return f.read()
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
         self.log.close()
 
 

@@ -1,6 +1,10 @@
-"""What the process-level test suites (Tests/cli, Tests/hostile) share: a free loopback
-port, and polling for a condition instead of sleeping and hoping."""
+"""What the process-level test suites (Tests/cli, Tests/hostile, Tests/etcd) share: a free
+loopback port, polling for a condition instead of sleeping and hoping, and one HTTP request
+on a connection of its own."""
+import http.client
+import signal
 import socket
+import subprocess
 import time
 
 
@@ -20,3 +24,38 @@ def wait_until(condition, timeout=30, interval=0.02, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %s s waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def __repr__(self):
+        return "%d %r" % (self.status, self.body[:200])
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=10):
+    """One request to 127.0.0.1:`port` on a fresh connection, closed afterwards. The
+    answer's headers are looked up case-insensitively."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Response(response.status, response.msg,
+                        response.read().decode(errors="replace"))
+    finally:
+        connection.close()
+
+
+def stop_process(process, timeout=15):
+    """SIGTERM (after a SIGCONT, in case a test paused it), SIGKILL if that is not enough;
+    reaped either way."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGCONT)
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)

@@ -61,6 +61,11 @@ extension EtcdLockService {
             guard let (kv, record, mode) = found else { return self.etcd.eventLoop.makeSucceededFuture(.notFound) }
             guard let granted = record.grantedMicroseconds else { return self.etcd.eventLoop.makeSucceededFuture(.notActive) }
             let wall = WallClock()
+            // Past its lifetime, a lock is gone even while its key waits for its holder lease
+            // (its daemon died): a refresh never brings it back.
+            guard let expires = record.expiresMicroseconds, expires > wall.microseconds(self.clock.now) else {
+                return self.etcd.eventLoop.makeSucceededFuture(.notFound)
+            }
             var renewed = record
             if let lifetime { renewed.lifetimeMicroseconds = lifetime.microseconds }
             renewed.daemon = self.name
@@ -89,8 +94,10 @@ extension EtcdLockService {
 
     public func lock(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<LockInfo?> {
         read(id, on: resource).map { found in
-            found.map { kv, record, mode in
-                record.lockInfo(id: id, resource: resource, mode: mode, token: kv.createRevision, wall: WallClock())
+            let wall = WallClock()
+            let now = wall.microseconds(self.clock.now)
+            return found.flatMap { kv, record, mode in
+                record.hasEnded(at: now) ? nil : record.lockInfo(id: id, resource: resource, mode: mode, token: kv.createRevision, wall: wall)
             }
         }
         .flatMapErrorThrowing { throw Self.unavailable($0) }
@@ -116,8 +123,9 @@ extension EtcdLockService {
         let whole = space.resourcePrefix(resource)
         return etcd.range(whole, rangeEnd: EtcdKey.prefixEnd(whole), sort: .createRevisionAscending).map { read in
             let wall = WallClock()
+            let now = wall.microseconds(self.clock.now)
             let locks = read.result.kvs.compactMap { kv -> LockInfo? in
-                guard let parsed = self.space.parse(kv.key), let record = EtcdLockRecord(bytes: kv.value) else { return nil }
+                guard let parsed = self.space.parse(kv.key), let record = EtcdLockRecord(bytes: kv.value), !record.hasEnded(at: now) else { return nil }
                 return record.lockInfo(id: parsed.id, resource: resource, mode: parsed.mode, token: kv.createRevision, wall: wall)
             }
             return locks.filter(\.isActive) + locks.filter { !$0.isActive }

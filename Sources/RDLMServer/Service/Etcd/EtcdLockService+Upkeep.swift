@@ -54,7 +54,7 @@ extension EtcdLockService {
                     }
                     // Not renewed for a whole TTL: its waiters may be gone from their queues.
                     if self.clock.now - state.sessionRenewed > .seconds(self.settings.sessionTTL) {
-                        return self.sessionLost("etcd: this daemon could not renew its session lease for \(self.settings.sessionTTL) s (\(error))", &state)
+                        return self.sessionLost("etcd: this daemon could not renew its session lease for \(self.settings.sessionTTL) s (\((error as? EtcdError)?.reason ?? "\(error)"))", &state)
                     }
                     return nil
                 }
@@ -161,7 +161,7 @@ extension EtcdLockService {
         }
         // Asked outside the mutex: a future that failed at once would run its callback here.
         if let asked {
-            let ttl = max(2, (second * 1_000_000 - now + 999_999) / 1_000_000)
+            let ttl = max(settings.minimumHolderLeaseTTL, (second * 1_000_000 - now + 999_999) / 1_000_000)
             etcd.grantLease(ttl: ttl).map(\.id).cascade(to: asked)
             lease.whenFailure { _ in
                 self.state.withLock { state in

@@ -16,6 +16,10 @@ public struct EtcdSettings: Sendable, Equatable {
     /// How long one etcd request may take before the answer is 503.
     public var requestTimeout: Duration
 
+    /// The shortest holder lease asked for, in seconds: etcd's own minimum (2 s). Tests make
+    /// it long, to tell the daemon's timers from etcd's leases without timing them.
+    public var minimumHolderLeaseTTL: Int64 = 2
+
     public init(endpoints: [String], prefix: String = "/rdlm/", sessionTTL: Int64 = 2, requestTimeout: Duration = .seconds(2)) {
         self.endpoints = endpoints
         self.prefix = prefix
@@ -91,6 +95,9 @@ public final class EtcdLockService: LockService {
         /// Session leases given up while etcd was unreachable: revoking them deletes the
         /// waiting keys they still carry.
         var pendingRevokes: [Int64] = []
+        /// Acquires that may wait whose transaction is in flight, and whether their client
+        /// left meanwhile: then the waiter leaves as soon as it is queued.
+        var queueing: [LockID: Bool] = [:]
         var isShuttingDown = false
     }
 
@@ -164,6 +171,7 @@ public final class EtcdLockService: LockService {
                 return .failure(.unavailable(LockServiceUnavailable("etcd: this daemon has no session with etcd yet (connecting)")))
             }
             state.views[resource, default: View()].loading += 1
+            state.queueing[id] = false
             return .success(session)
         }
         let session: Int64
@@ -201,6 +209,12 @@ public final class EtcdLockService: LockService {
         }
     }
 
+    /// Whether an acquire's transaction queued its request.
+    private static func queued(_ result: Result<EtcdTxnResult, any Error>) -> Bool {
+        guard case .success(let txn) = result, txn.succeeded, case .txn(let inner)? = txn.responses.first else { return false }
+        return !inner.succeeded
+    }
+
     private enum AcquireRefusalOrStop: Error {
         case stop(AcquireOutcome)
         case unavailable(LockServiceUnavailable)
@@ -212,6 +226,11 @@ public final class EtcdLockService: LockService {
     ) {
         let waits = request.wait > .zero
         let wall = WallClock()
+        // Not queued: nothing is left to drop if the client left meanwhile (a grant is
+        // answered, and released by the caller if undeliverable). A queued one is parked below.
+        if waits, !Self.queued(result) {
+            state.withLock { _ = $0.queueing.removeValue(forKey: id) }
+        }
         switch result {
         case .failure(let error):
             let effects = state.withLock { state -> [Effect] in
@@ -261,6 +280,12 @@ public final class EtcdLockService: LockService {
                     lease: session, deadline: clock.wake(at: deadline) { [weak self] in self?.waitEnded(id) })
                 state.waiters[id] = waiter
                 state.views[resource]?.waiters.insert(id)
+                if state.queueing.removeValue(forKey: id) == true {
+                    return effects + drop(id, .success(.abandoned), &state)
+                }
+                if state.isShuttingDown {
+                    return effects + drop(id, .success(.shuttingDown), &state)
+                }
                 if let view = state.views[resource], view.queue.waiterCount > limits.maxWaitersPerResource {
                     effects += drop(id, .success(.refused(.tooManyWaiters(limit: limits.maxWaitersPerResource))), &state)
                     return effects
@@ -411,7 +436,9 @@ public final class EtcdLockService: LockService {
                     let lock = granted.lockInfo(id: id, resource: waiter.resource, mode: waiter.mode, token: waiter.revision, wall: wall)
                     return [self.own(waiter.key, modRevision: txn.revision, record: granted, &state), { waiter.promise.succeed(.granted(lock)) }]
                 case .success:
-                    return [{ waiter.promise.succeed(.deleted) }]
+                    // The key went: released, deleted by an admin, or with an expired session.
+                    let answer = self.waiterDeleted(waiter, state)
+                    return [{ waiter.promise.completeWith(answer.mapError { $0 as any Error }) }]
                 case .failure(let error):
                     state.pendingDeletes.append(Self.deleteIfUnchanged(waiter.key, values: [waiter.record.bytes, granted.bytes]))
                     return [{ waiter.promise.fail(Self.unavailable(error)) }]
@@ -473,6 +500,7 @@ public final class EtcdLockService: LockService {
     public func abandon(_ id: LockID, on resource: String) {
         // A grant in flight answers, and the caller releases what it gets.
         run(state.withLock { state in
+            if state.queueing[id] != nil { state.queueing[id] = true }
             guard let waiter = state.waiters[id], !waiter.granting else { return [] }
             return drop(id, .success(.abandoned), &state)
         })
@@ -513,7 +541,7 @@ public final class EtcdLockService: LockService {
     /// A waiter's key was deleted: by a release of its URL or an admin (409), or by etcd
     /// because this daemon's session lease expired (503), which is what a session not
     /// renewed on time means.
-    private func waiterDeleted(_ waiter: Waiter, _ state: State) -> Result<AcquireOutcome, LockServiceUnavailable> {
+    func waiterDeleted(_ waiter: Waiter, _ state: State) -> Result<AcquireOutcome, LockServiceUnavailable> {
         let overdue = clock.now - state.sessionRenewed > .milliseconds(settings.sessionTTL * 600)
         guard waiter.lease != state.session || overdue else { return .success(.deleted) }
         return .failure(LockServiceUnavailable("etcd: this daemon's session lease expired while the request waited (etcd unreachable or the daemon paused)"))

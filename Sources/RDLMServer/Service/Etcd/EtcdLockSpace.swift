@@ -89,6 +89,12 @@ struct EtcdLockRecord: Sendable, Equatable {
 
     var isGranted: Bool { grantedMicroseconds != nil }
 
+    /// A holder past its lifetime, or a waiter past its wait: a key that stays only until
+    /// etcd's lease deletes it (its daemon died or was cut off) is no lock.
+    func hasEnded(at now: Int64) -> Bool {
+        (expiresMicroseconds ?? waitUntilMicroseconds) <= now
+    }
+
     init(_ request: LockRequest, daemon: String, now: Int64) {
         title = request.title
         lifetimeMicroseconds = request.lifetime.microseconds
