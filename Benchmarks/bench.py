@@ -1092,7 +1092,8 @@ def render(path, out):
 
 def carry_over(results, path):
     """An --only run rewrites the published report: what it did not measure is kept from the
-    run that wrote the report before, and the report says so."""
+    report before (with the run that measured it, which may be older still), and the report
+    says so."""
     try:
         with open(path) as f:
             old = json.load(f)
@@ -1111,12 +1112,16 @@ def carry_over(results, path):
     if not results.get("profile") and old.get("profile"):
         results["profile"] = old["profile"]
         kept.append("profile")
-    if kept:
-        invocation = old.get("settings", {}).get("invocation", "")
+    invocation = old.get("settings", {}).get("invocation", "")
+    old_run = {"started": old.get("started", "?"), "revision": old.get("machine", {}).get("revision", "?"),
+               "invocation": f"Benchmarks/run.sh{' ' + invocation if invocation else ''}"}
+    results["kept_from"] = {item: old.get("kept_from", {}).get(item, old_run) for item in kept}
+    for run in {json.dumps(run, sort_keys=True) for run in results["kept_from"].values()}:
+        run = json.loads(run)
+        items = [item for item, source in results["kept_from"].items() if source == run]
         results["notes"].append(
-            f"Not measured again by this run, kept from the run of {old.get('started', '?')} UTC on commit "
-            f"{old.get('machine', {}).get('revision', '?')} (`Benchmarks/run.sh{' ' + invocation if invocation else ''}`): "
-            f"{', '.join(kept)}.")
+            f"Not measured again by this run, kept from the run of {run['started']} UTC on commit {run['revision']} "
+            f"(`{run['invocation']}`): {', '.join(items)}.")
 
 
 def main():
