@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark suite (issue 6). Builds release binaries, runs scenarios 1-6 and the chart
-# against freshly started daemons, prints the table of targets, and writes
+# The benchmark suite (issues 6 and 13). Builds release binaries, runs scenarios 1-7 and the
+# chart against freshly started daemons (7: three over a fresh 3-member etcd cluster, from
+# scripts/etcd-cluster.sh, beside etcd's own lock), prints the table of targets, and writes
 # docs/benchmarks.md, docs/benchmarks.svg (the chart) and docs/benchmarks.json.
 #
 #   Benchmarks/run.sh              full run: 3 × 10 s per throughput figure (about 13 minutes)
@@ -8,9 +9,9 @@
 #                                  scenario works, not how fast; report in a temporary folder
 #
 # Options:
-#   --profile          also record the daemon with perf under scenarios 1 and 2
+#   --profile          also record the daemon with perf under scenarios 1 and 2 (and 7)
 #   --no-original      skip the original RDLM (Python/Tornado) in the chart
-#   --only LIST        run only some of: 1,2,3,4,5,6,chart,original,profile
+#   --only LIST        run only some of: 1,2,3,4,5,6,7,chart,original,profile
 #   --runs N           runs per throughput figure (default 3)
 #   --duration S       seconds per run (default 10)
 #   --rdlmd PATH       use this daemon binary instead of building one
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
         --debug) config=debug ;;
         --rdlmd) rdlmd=$2; shift ;;
         --only|--runs|--duration|--out) passthrough+=("$1" "$2"); shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift

@@ -13,10 +13,20 @@ enum CycleMode: String, Sendable, CaseIterable {
     case get
 }
 
+/// Whose lock API a `cycles` run drives.
+enum LockProtocol: String, Sendable, CaseIterable {
+    /// rdlm's: `POST /locks/NAME` (201, Location), `DELETE` that location (204).
+    case rdlm
+    /// etcd's own lock through its JSON gateway: a lease per connection, then
+    /// `POST /v3/lock/lock` (200, a key) and `POST /v3/lock/unlock` of that key (200).
+    case etcdLock = "etcd-lock"
+}
+
 struct CycleSettings: Sendable {
     var mode: CycleMode
-    var host: String
-    var port: Int
+    var lockProtocol: LockProtocol = .rdlm
+    /// Connections are spread over these round-robin, by their index in the run.
+    var targets: [Target]
     var prefix: String
     var lifetime: String
     var wait: String
@@ -115,7 +125,9 @@ final class HandoffTracker: Sendable {
 
 /// The connections of one event loop in a `cycles` run.
 final class CycleShard {
-    private enum Pending { case acquire, release, get }
+    /// What a connection's request in flight is: rdlm's acquire/release or `GET /`, or
+    /// etcd's lease grant (once per connection), lock and unlock.
+    private enum Pending { case acquire, release, get, lease, lock, unlock }
 
     private let loop: any EventLoop
     private let settings: CycleSettings
@@ -133,7 +145,10 @@ final class CycleShard {
     private var settled = 0
     private var open = 0
     private let finished: EventLoopPromise<CycleTally>
-    private let hostHeader: String
+    /// Per connection slot: the Host header of its target.
+    private var hostHeaders: [String] = []
+    /// The request that starts a cycle: `.acquire` (rdlm) or `.lock` (etcd).
+    private let firstStep: Pending
     private let allocator = ByteBufferAllocator()
 
     init(loop: any EventLoop, settings: CycleSettings, connectionIndices: [Int], handoff: HandoffTracker?) {
@@ -141,8 +156,8 @@ final class CycleShard {
         self.settings = settings
         self.handoff = handoff
         self.connectionIndices = connectionIndices
-        self.hostHeader = "\(settings.host):\(settings.port)"
-        self.getRequest = .bodiless("GET", "/", host: hostHeader)
+        self.getRequest = .bodiless("GET", "/", host: settings.targets[0].authority)
+        self.firstStep = settings.lockProtocol == .rdlm ? .acquire : .lock
         self.budget = settings.cycleBudget ?? .max
         self.finished = loop.makePromise()
     }
@@ -153,21 +168,30 @@ final class CycleShard {
         let startTime = now()
         for (slot, index) in connectionIndices.enumerated() {
             let connection = Connection(index: slot)
+            let target = settings.targets[index % settings.targets.count]
             connections.append(connection)
+            hostHeaders.append(target.authority)
             pending.append(.get)
             uniqueCounter.append(0)
             acquires.append(acquireRequest(slot: slot, globalIndex: index))
             // Paced connections start spread over one interval, not all at once.
             let interval = settings.cyclesPerSecondPerConnection.map { 1e9 / $0 } ?? 0
             nextStart.append(startTime + UInt64(interval * Double(slot) / Double(max(1, connectionIndices.count))))
-            loop.connect(connection, host: settings.host, port: settings.port) { [self] result in
+            loop.connect(connection, host: target.host, port: target.port) { [self] result in
                 settled += 1
                 switch result {
                 case .success:
                     open += 1
                     connection.onAnswer = { [unowned self] in answered($0, $1) }
                     connection.onClose = { [unowned self] in closed($0) }
-                    begin(connection)
+                    if settings.lockProtocol == .etcdLock {
+                        // The lock's key is named after a lease: one per connection, first.
+                        connection.collectsBodies = true
+                        pending[slot] = .lease
+                        connection.send(.etcdLeaseGrant(ttl: 60, host: hostHeaders[slot], allocator: allocator))
+                    } else {
+                        begin(connection)
+                    }
                 case .failure:
                     tally.connectFailures += 1
                     finishIfDone()
@@ -193,14 +217,18 @@ final class CycleShard {
         }
     }
 
-    private func acquireRequest(slot: Int, globalIndex: Int) -> PreparedRequest {
-        let resource: String
+    private func resource(slot: Int, globalIndex: Int) -> String {
         switch settings.mode {
-        case .contended: resource = settings.prefix
-        case .unique: resource = "\(settings.prefix)\(globalIndex)x\(uniqueCounter[slot])"
-        case .distinct, .get: resource = "\(settings.prefix)\(globalIndex)"
+        case .contended: settings.prefix
+        case .unique: "\(settings.prefix)\(globalIndex)x\(uniqueCounter[slot])"
+        case .distinct, .get: "\(settings.prefix)\(globalIndex)"
         }
-        return .acquire(resource, title: "bench \(globalIndex)", lifetime: settings.lifetime, wait: settings.wait, host: hostHeader, allocator: allocator)
+    }
+
+    /// rdlm's acquire; an etcd lock's is made once the connection's lease is granted.
+    private func acquireRequest(slot: Int, globalIndex: Int) -> PreparedRequest {
+        .acquire(resource(slot: slot, globalIndex: globalIndex), title: "bench \(globalIndex)", lifetime: settings.lifetime,
+                 wait: settings.wait, host: hostHeaders[slot], allocator: allocator)
     }
 
     /// Starts the connection's next cycle (or GET), or closes it when the run is over.
@@ -235,7 +263,7 @@ final class CycleShard {
             acquires[slot] = acquireRequest(slot: slot, globalIndex: connectionIndices[slot])
             fallthrough
         case .distinct, .contended:
-            pending[slot] = .acquire
+            pending[slot] = firstStep
             connection.postSentAt = connection.send(acquires[slot])
         }
     }
@@ -260,19 +288,48 @@ final class CycleShard {
             }
             handoff?.granted(at: answer.receivedAt, acquireSentAt: connection.postSentAt, counted: counted)
             pending[slot] = .release
-            let sentAt = connection.send(.bodiless("DELETE", path, host: hostHeader))
+            let sentAt = connection.send(.bodiless("DELETE", path, host: hostHeaders[slot]))
             handoff?.releaseSent(at: sentAt)
         case .release:
             tally.statuses.add("DELETE", answer.status)
-            handoff?.releaseAnswered(at: answer.receivedAt)
-            if counted {
-                tally.release.record(answer.latency)
-                if answer.status == 204 { tally.cycles += 1 }
-            } else {
-                tally.cyclesOutsideWindow += 1
+            released(connection, answer, counted: counted, success: 204)
+        case .lease:
+            tally.statuses.add("LEASE", answer.status)
+            guard answer.status == 200, let body = answer.body, let lease = EtcdGatewayJSON.string("ID", in: body) else {
+                connection.close()  // counted as a dropped connection: the run is broken
+                return
             }
+            acquires[slot] = .etcdLock(resource(slot: slot, globalIndex: connectionIndices[slot]), lease: lease,
+                                       host: hostHeaders[slot], allocator: allocator)
             begin(connection)
+        case .lock:
+            tally.statuses.add("LOCK", answer.status)
+            if counted { tally.acquire.record(answer.latency) }
+            guard answer.status == 200, let body = answer.body, let key = EtcdGatewayJSON.string("key", in: body) else {
+                begin(connection)
+                return
+            }
+            handoff?.granted(at: answer.receivedAt, acquireSentAt: connection.postSentAt, counted: counted)
+            pending[slot] = .unlock
+            let sentAt = connection.send(.etcdUnlock(key: key, host: hostHeaders[slot], allocator: allocator))
+            handoff?.releaseSent(at: sentAt)
+        case .unlock:
+            tally.statuses.add("UNLOCK", answer.status)
+            released(connection, answer, counted: counted, success: 200)
         }
+    }
+
+    /// A release (rdlm's DELETE or etcd's unlock) was answered: the cycle ends.
+    @inline(__always)
+    private func released(_ connection: Connection, _ answer: Answer, counted: Bool, success: Int) {
+        handoff?.releaseAnswered(at: answer.receivedAt)
+        if counted {
+            tally.release.record(answer.latency)
+            if answer.status == success { tally.cycles += 1 }
+        } else {
+            tally.cyclesOutsideWindow += 1
+        }
+        begin(connection)
     }
 
     private func closed(_ connection: Connection) {

@@ -55,7 +55,7 @@ struct DeadlinesCommand: AsyncParsableCommand {
         let backgroundStart = now()
         if backgroundRate > 0 && backgroundConnections > 0 {
             let settings = CycleSettings(
-                mode: .distinct, host: host, port: port, prefix: "background", lifetime: "60", wait: "60",
+                mode: .distinct, targets: [Target(host: host, port: port)], prefix: "background", lifetime: "60", wait: "60",
                 windowStart: backgroundStart, windowEnd: .max / 2, stopAt: .max / 2, hardStop: .max / 2,
                 cyclesPerSecondPerConnection: backgroundRate / Double(backgroundConnections), cycleBudget: nil)
             let connections = backgroundConnections

@@ -12,14 +12,19 @@ struct Loadgen: AsyncParsableCommand {
 }
 
 extension CycleMode: ExpressibleByArgument {}
+extension LockProtocol: ExpressibleByArgument {}
 
 struct CyclesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cycles",
-        abstract: "Acquire (POST, 201) + release (DELETE, 204) cycles, or GET / requests, over N connections.")
+        abstract: "Acquire (POST, 201) + release (DELETE, 204) cycles, or GET / requests, over N connections.",
+        discussion: "With --protocol etcd-lock: etcd's own lock instead (a lease per connection, then /v3/lock/lock + /v3/lock/unlock, each 200), distinct or contended.")
 
-    @Option(help: "The daemon, host:port.")
-    var target: String
+    @Option(help: "The daemon, host:port; several (repeated or comma-separated) share the connections round-robin.")
+    var target: [String]
+
+    @Option(name: .customLong("protocol"), help: "rdlm | etcd-lock (etcd's lock API through its JSON gateway).")
+    var lockProtocol: LockProtocol = .rdlm
 
     @Option(help: "distinct | contended | unique | get.")
     var mode: CycleMode = .distinct
@@ -54,14 +59,20 @@ struct CyclesCommand: AsyncParsableCommand {
     @Option(help: "Seconds after the end of the run at which connections still busy are cut.")
     var grace: Double = 30
 
+    func validate() throws {
+        if lockProtocol == .etcdLock && !(mode == .distinct || mode == .contended) {
+            throw ValidationError("--protocol etcd-lock runs --mode distinct or contended only")
+        }
+    }
+
     func run() async throws {
-        let (host, port) = try parseTarget(target)
+        let targets = try parseTargets(target)
         let threads = max(1, min(threads, connections))
         let start = now()
         let windowStart = start + UInt64(warmup * 1e9)
         let windowEnd = cycles > 0 ? UInt64.max / 2 : windowStart + UInt64(duration * 1e9)
         let settings = CycleSettings(
-            mode: mode, host: host, port: port, prefix: prefix, lifetime: lifetime, wait: wait,
+            mode: mode, lockProtocol: lockProtocol, targets: targets, prefix: prefix, lifetime: lifetime, wait: wait,
             windowStart: windowStart, windowEnd: windowEnd, stopAt: windowEnd,
             hardStop: cycles > 0 ? UInt64.max / 2 : windowEnd + UInt64(grace * 1e9),
             cyclesPerSecondPerConnection: rate > 0 ? rate / Double(connections) : nil,
@@ -100,13 +111,14 @@ struct CyclesCommand: AsyncParsableCommand {
             handoff: handoffState?.handoffs.summary, handoff_from_release_answer: handoffState?.fromReleaseAnswer.summary,
             grants_before_release_answer: handoffState?.grantsBeforeReleaseAnswer,
             grants_without_waiting: handoffState?.grantsWithoutWaiting,
-            statuses: tally.statuses.counts, unexpected: unexpected(tally.statuses.counts),
+            statuses: tally.statuses.counts, unexpected: unexpected(tally.statuses.counts), targets: targets.count,
             dropped_connections: tally.droppedConnections, connect_failures: tally.connectFailures,
             cut_at_hard_stop: tally.cutAtHardStop))
     }
 
     private func unexpected(_ counts: [String: UInt64]) -> UInt64 {
-        counts.filter { !["GET 200", "POST 201", "DELETE 204"].contains($0.key) }.values.reduce(0, +)
+        let expected = lockProtocol == .rdlm ? ["GET 200", "POST 201", "DELETE 204"] : ["LEASE 200", "LOCK 200", "UNLOCK 200"]
+        return counts.filter { !expected.contains($0.key) }.values.reduce(0, +)
     }
 }
 
@@ -129,6 +141,7 @@ struct CyclesReport: Encodable {
     var grants_without_waiting: UInt64?
     var statuses: [String: UInt64]
     var unexpected: UInt64
+    var targets: Int
     var dropped_connections: Int
     var connect_failures: Int
     var cut_at_hard_stop: Int

@@ -102,6 +102,24 @@ struct StatusCounts: Sendable {
     }
 }
 
+/// A server the generator connects to.
+struct Target: Sendable {
+    var host: String
+    var port: Int
+    /// The Host header's value.
+    var authority: String { "\(host):\(port)" }
+}
+
+/// The targets of options given once or more, each a host:port or a comma-separated list of them.
+func parseTargets(_ options: [String]) throws -> [Target] {
+    let targets = try options.flatMap { $0.split(separator: ",") }.map { text in
+        let (host, port) = try parseTarget(String(text))
+        return Target(host: host, port: port)
+    }
+    guard !targets.isEmpty else { throw LoadgenError("no --target given") }
+    return targets
+}
+
 /// Splits "host:port" (or "http://host:port/") into its parts.
 func parseTarget(_ text: String) throws -> (host: String, port: Int) {
     var rest = Substring(text)
