@@ -337,7 +337,14 @@ with_signal() { # with_signal SIGNAL [WRAPPER...]: prints "status locks command-
 if command -v setsid >/dev/null 2>&1; then
     r=$(name signal)
     check "TERM to the group: the shell dies of TERM, lock released, command stopped" "143 0 stopped" "$(with_signal TERM)"
-    check "HUP to the group: the shell dies of HUP, lock released, command stopped" "129 0 stopped" "$(with_signal HUP)"
+    # Under nohup (or a runner that ignores HUP) the shell would inherit HUP ignored, which a
+    # non-interactive shell cannot undo: start it with HUP at its default where env can.
+    if env --default-signal=HUP true 2>/dev/null; then
+        check "HUP to the group: the shell dies of HUP, lock released, command stopped" "129 0 stopped" \
+            "$(with_signal HUP env --default-signal=HUP)"
+    else
+        check "HUP to the group: the shell dies of HUP, lock released, command stopped" "129 0 stopped" "$(with_signal HUP)"
+    fi
     if env --default-signal=INT true 2>/dev/null; then
         check "INT to the group (Ctrl-C): the shell dies of INT, lock released, command stopped" "130 0 stopped" \
             "$(with_signal INT env --default-signal=INT)"
