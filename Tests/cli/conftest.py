@@ -6,6 +6,7 @@ binary as a child process. RDLM and RDLMD name the binaries (default: .build/deb
 Timeouts are generous and waits poll, so the tests hold on a loaded two-core machine.
 """
 import json
+import signal
 import os
 import subprocess
 import sys
@@ -27,6 +28,11 @@ EX_TIMEOUT, EX_DELETED, EX_UNREACHABLE, EX_USAGE, EX_NOT_FOUND = 100, 101, 102, 
 EX_LOST, EX_ADMIN_REFUSED = 107, 108
 
 
+
+
+def default_signals():
+    for number in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
 
 
 class Daemon:
@@ -116,9 +122,12 @@ class Rdlm:
         return json.loads(self.ok(*args, "--json", **kwargs))
 
     def start(self, *args, env=None):
-        """Starts rdlm in the background: the test waits for it and signals it."""
+        """Starts rdlm in the background: the test waits for it and signals it. Its signals
+        start at their defaults, as from a terminal: a test run started in the background by
+        a non-interactive shell (`cmd &`) has SIGINT ignored, and rdlm, like a shell, leaves
+        the signals it inherited ignored alone, so a SIGINT test would wait in vain."""
         return subprocess.Popen([RDLM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=env or self.env())
+                                env=env or self.env(), preexec_fn=default_signals)
 
     def holder(self, resource):
         """The active lock on `resource`, or None (through the admin listing)."""
