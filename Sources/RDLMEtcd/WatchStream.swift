@@ -11,6 +11,8 @@ final class WatchStream {
         var rangeEnd: String?
         var startRevision: Int64
         var prevKV: Bool
+        /// Deletes only (etcd's `NOPUT` filter): puts are not even sent.
+        var deletesOnly: Bool
     }
 
     private let client: EtcdClient
@@ -61,6 +63,7 @@ final class WatchStream {
         if let rangeEnd = request.rangeEnd { create["range_end"] = GatewayEncoding.bytes(rangeEnd) }
         if nextRevision > 0 { create["start_revision"] = GatewayEncoding.int64(nextRevision) }
         if request.prevKV { create["prev_kv"] = .bool(true) }
+        if request.deletesOnly { create["filters"] = .array([.string("NOPUT")]) }
         let body = JSONValue.object(["create_request": .object(create)]).serialized
         let endpoint = client.endpoints[self.endpoint]
         // A member that takes the connection and never answers (paused) must not hold the

@@ -31,6 +31,28 @@ extension EtcdTests {
             }
         }
 
+        @Test("a deletes-only watch gets the deletes and none of the puts")
+        func deletesOnly() async throws {
+            try await EtcdCluster.withClient { client in
+                let prefix = EtcdCluster.uniquePrefix("noput")
+                let log = WatchLog()
+                let start = try await client.range(prefix).get().revision + 1
+                let watch = client.watch(key: prefix, rangeEnd: EtcdKey.prefixEnd(prefix), startRevision: start, prevKV: false, deletesOnly: true) { log.record($0) }
+                defer { watch.cancel() }
+                _ = try await client.put(prefix + "a", value: "1".bytes).get()
+                _ = try await client.put(prefix + "b", value: "1".bytes).get()
+                let first = try await client.deleteRange(prefix + "a").get().revision
+                _ = try await client.put(prefix + "a", value: "2".bytes).get()
+                let second = try await client.deleteRange(prefix + "b").get().revision
+                try await eventually("two events arrived", timeout: .seconds(10)) { log.events.count >= 2 }
+                // The last delete's revision is delivered only after every put before it was
+                // filtered: nothing else can arrive.
+                #expect(log.events.map(\.kind) == [.delete, .delete])
+                #expect(log.events.map(\.kv.key) == [prefix + "a", prefix + "b"])
+                #expect(log.events.map(\.kv.modRevision) == [first, second])
+            }
+        }
+
         @Test("a watch from revision 0 starts now; a quiet one gets progress")
         func fromNowAndProgress() async throws {
             try await EtcdCluster.withClient { client in

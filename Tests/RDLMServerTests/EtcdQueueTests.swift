@@ -61,13 +61,13 @@ struct EtcdQueueTests {
         var queue = EtcdQueue([
             .init(revision: 10, id: Self.a, mode: .shared),
             .init(revision: 12, id: Self.b, mode: .exclusive),
+            .init(revision: 13, id: LockID(high: 4, low: 4), mode: .shared),
             .init(revision: 11, id: Self.c, mode: .shared),
         ])
-        #expect(queue.entries.map(\.revision) == [10, 11, 12])
+        #expect(queue.entries.map(\.revision) == [10, 11, 12, 13])
         #expect(queue.mayHold(revision: 10) && queue.mayHold(revision: 11))
         #expect(!queue.mayHold(revision: 12))
         // A shared request behind a waiting exclusive one waits: neither mode starves.
-        queue.insert(.init(revision: 13, id: LockID(high: 4, low: 4), mode: .shared))
         #expect(!queue.mayHold(revision: 13))
         #expect(queue.waiterCount == 2)
         queue.remove(Self.a, .shared)
@@ -75,9 +75,8 @@ struct EtcdQueueTests {
         queue.remove(Self.c, .shared)
         #expect(queue.mayHold(revision: 12))
         #expect(!queue.mayHold(revision: 13))
-        // Removing the wrong mode removes nothing; a key written again is not queued twice.
+        // Removing the wrong mode removes nothing.
         queue.remove(Self.b, .shared)
-        queue.insert(.init(revision: 12, id: Self.b, mode: .exclusive))
         #expect(queue.entries.map(\.revision) == [12, 13])
         #expect(!queue.mayHold(revision: 99))
     }

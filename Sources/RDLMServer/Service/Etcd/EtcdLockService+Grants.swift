@@ -65,11 +65,9 @@ extension EtcdLockService {
 
     func apply(_ event: EtcdEvent, to view: inout View) {
         if view.loading > 0 { view.stash.append(event) }
-        guard event.kv.modRevision > view.revision, let parsed = space.parse(event.kv.key) else { return }
-        switch event.kind {
-        case .put: view.queue.insert(EtcdQueue.Entry(revision: event.kv.createRevision, id: parsed.id, mode: parsed.mode))
-        case .delete: view.queue.remove(parsed.id, parsed.mode)
-        }
+        // Deletes only: see the type's notes on why puts do not matter to a view.
+        guard event.kind == .delete, event.kv.modRevision > view.revision, let parsed = space.parse(event.kv.key) else { return }
+        view.queue.remove(parsed.id, parsed.mode)
     }
 
     /// Starts the grant of every waiter here that may hold now.

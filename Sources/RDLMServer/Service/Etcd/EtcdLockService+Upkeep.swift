@@ -82,7 +82,7 @@ extension EtcdLockService {
 
     // MARK: Watch
 
-    /// Watches the whole lock space from the current revision on. The views of resources
+    /// Watches the whole lock space, its deletes only, from the current revision on. The views of resources
     /// with waiters here are read again after it starts: events before it went nowhere.
     func startWatch() {
         guard !state.withLock({ $0.isShuttingDown }) else { return }
@@ -95,7 +95,8 @@ extension EtcdLockService {
             case .success(let read):
                 let start = read.revision + 1
                 let watch = self.etcd.watch(
-                    key: self.space.locksPrefix, rangeEnd: EtcdKey.prefixEnd(self.space.locksPrefix), startRevision: start, prevKV: false
+                    key: self.space.locksPrefix, rangeEnd: EtcdKey.prefixEnd(self.space.locksPrefix), startRevision: start, prevKV: false,
+                    deletesOnly: true
                 ) { [weak self] update in
                     self?.watched(update)
                 }

@@ -33,7 +33,10 @@ public struct EtcdSettings: Sendable, Equatable {
 ///
 /// - One transaction per acquire grants it or queues it, in etcd's commit order.
 /// - This daemon grants only its own waiters, from a view (`EtcdQueue`) of the resources
-///   where it has some, kept by one watch over the lock space; every grant compares the
+///   where it has some: read with each acquire that queues, then kept by one watch over the
+///   lock space that carries deletes only (a key written later is behind every waiter here,
+///   and a key written again keeps its place, so puts cannot change whether one may hold, and
+///   leaving them out halves what etcd sends every daemon); every grant compares the
 ///   waiter's own create revision, so a daemon whose waiter is gone (its session expired
 ///   while it was paused or cut off) cannot grant it.
 /// - Its timers end its waits and the lifetimes it granted precisely; holder leases end them
@@ -160,7 +163,7 @@ public final class EtcdLockService: LockService {
                 var effects: [Effect] = []
                 for event in events {
                     guard let parsed = space.parse(event.kv.key) else { continue }
-                    effects += noteOwnership(event, &state)
+                    effects += noteDeleted(event, &state)
                     if event.kind == .delete, let waiter = state.waiters[parsed.id], waiter.key == event.kv.key, !waiter.granting {
                         effects += drop(parsed.id, waiterDeleted(waiter, state), deleteKey: false, &state)
                     }
@@ -191,12 +194,12 @@ public final class EtcdLockService: LockService {
         return .failure(LockServiceUnavailable("etcd: this daemon's session lease expired while the request waited (etcd unreachable or the daemon paused)"))
     }
 
-    /// A lock this daemon times is deleted, or written by another daemon (a refresh there):
-    /// its timer is no longer needed.
-    private func noteOwnership(_ event: EtcdEvent, _ state: inout State) -> [Effect] {
-        guard let holder = state.holders[event.kv.key] else { return [] }
-        if event.kind == .put, EtcdLockRecord(bytes: event.kv.value)?.daemon == name { return [] }
-        state.holders[event.kv.key] = nil
+    /// A lock this daemon times was deleted (released or deleted through another daemon): its
+    /// timer is no longer needed. The watch has no puts, so a refresh through another daemon is
+    /// not seen here: this daemon's timer then finds the version it wrote gone and deletes
+    /// nothing.
+    private func noteDeleted(_ event: EtcdEvent, _ state: inout State) -> [Effect] {
+        guard event.kind == .delete, let holder = state.holders.removeValue(forKey: event.kv.key) else { return [] }
         return [{ holder.wake.cancel() }]
     }
 

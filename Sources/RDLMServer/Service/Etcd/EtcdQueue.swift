@@ -23,18 +23,6 @@ struct EtcdQueue: Sendable {
 
     var isEmpty: Bool { entries.isEmpty }
 
-    /// Adds a lock seen created (or written again: then nothing changes).
-    mutating func insert(_ entry: Entry) {
-        // New keys are the newest almost always.
-        if let last = entries.last, last.revision >= entry.revision {
-            guard !entries.contains(where: { $0.revision == entry.revision }) else { return }
-            let index = entries.lastIndex { $0.revision < entry.revision }.map { $0 + 1 } ?? 0
-            entries.insert(entry, at: index)
-        } else {
-            entries.append(entry)
-        }
-    }
-
     /// Drops a lock seen deleted (a delete event names only the key).
     mutating func remove(_ id: LockID, _ mode: LockMode) {
         entries.removeAll { $0.id == id && $0.mode == mode }
