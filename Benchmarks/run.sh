@@ -39,7 +39,8 @@ while [ $# -gt 0 ]; do
 done
 [ "$quick" -eq 1 ] && original=0
 
-packages=(python3 curl)
+# libcurl4-openssl-dev: rdlm-loadgen links the root package, whose RDLMClient uses libcurl.
+packages=(python3 curl libcurl4-openssl-dev)
 [ "$quick" -eq 0 ] && packages+=(wrk)
 [ "$profile" -eq 1 ] && packages+=(linux-perf)
 ensure_packages "${packages[@]}"
