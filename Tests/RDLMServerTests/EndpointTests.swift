@@ -117,7 +117,7 @@ struct EndpointTests {
 }
 
 /// A backend that can decide nothing, as an etcd-backed one without a quorum.
-private struct UndecidedService: LockService {
+struct UndecidedService: LockService {
     private func undecided<T>(_ loop: any EventLoop) -> EventLoopFuture<T> {
         loop.makeFailedFuture(LockServiceUnavailable("no quorum"))
     }
@@ -131,6 +131,9 @@ private struct UndecidedService: LockService {
     func locks(on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<[LockInfo]> { undecided(eventLoop) }
     func deleteResource(_ resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> { undecided(eventLoop) }
     func deleteAll(eventLoop: any EventLoop) -> EventLoopFuture<Void> { undecided(eventLoop) }
+    func readiness(eventLoop: any EventLoop) -> EventLoopFuture<[ReadinessCheck]> {
+        eventLoop.makeSucceededFuture([.init("accepting", ok: true, "accepting requests"), .init("store", ok: false, "no quorum")])
+    }
     func shutdown() {}
 }
 

@@ -160,6 +160,23 @@ struct EtcdBackendTests {
         }
     }
 
+    @Test("/ready on etcd checks the quorum with a linearizable read and this daemon's session")
+    func readiness() async throws {
+        try await withEtcdDaemons(1) { daemons in
+            var body: [String: Any] = [:]
+            // The session and watch come up in the background after start.
+            try await eventually("the daemon is ready") {
+                let answer = try await daemons[0].request(.GET, "/ready")
+                body = try answer.json()
+                return answer.status == 200
+            }
+            #expect(body["ready"] as? Bool == true)
+            let checks = try #require(body["checks"] as? [[String: Any]])
+            #expect(checks.map { $0["name"] as? String } == ["accepting", "etcd-quorum", "etcd-session"])
+            #expect(checks.allSatisfy { $0["ok"] as? Bool == true })
+        }
+    }
+
     @Test("a waiter whose client disconnects leaves the queue at once")
     func abandonedWaiter() async throws {
         try await withEtcdDaemons { daemons in

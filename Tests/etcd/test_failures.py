@@ -187,6 +187,16 @@ def test_losing_one_etcd_member_of_three_fails_over_within_the_bound(space, reso
     assert_no_double_grant(history)
 
 
+def ready(daemon):
+    """GET /ready: its status and its JSON body."""
+    answer = daemon.request("GET", "/ready", timeout=ETCD_TIMEOUT * 3)
+    return answer.status, json.loads(answer.body)
+
+
+def checks(body):
+    return {check["name"]: check for check in body["checks"]}
+
+
 def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(space, resource, report):
     d1, d2, d3 = space.daemons
     pids = [d.process.pid for d in space.daemons]
@@ -208,6 +218,11 @@ def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(
                 latencies.append(op.answered - op.sent)
                 assert op.answered - op.sent <= wait + NO_QUORUM_BOUND, op
         ended = waiter.result(timeout=60)
+        # Readiness says so, naming the check: a load balancer takes the daemons out.
+        not_ready = ready(d2)
+        assert not_ready[0] == 503, not_ready
+        assert not_ready[1]["ready"] is False and not checks(not_ready[1])["etcd-quorum"]["ok"], not_ready
+        assert checks(not_ready[1])["accepting"]["ok"], not_ready
     report("no quorum: new acquires got 503 after %s s (bound %.0f s); the waiter (wait 8 s) got %s after %.2f s: %s"
            % ([round(x, 2) for x in latencies], NO_QUORUM_BOUND, ended.status, ended.answered - ended.sent, ended.error))
     assert ended.status in (408, 503), ended
@@ -223,6 +238,9 @@ def test_without_quorum_nothing_is_granted_requests_get_503_and_service_resumes(
     report("quorum back: each daemon granted again after %s s (bound %.0f s)"
            % ({k: round(v, 2) for k, v in delays.items()}, RESUME_BOUND))
     assert max(delays.values()) <= RESUME_BOUND
+    for daemon in space.daemons:
+        wait_until(lambda: ready(daemon)[0] == 200, timeout=RESUME_BOUND + 10, interval=0.2,
+                   what="%s to be ready again" % daemon.name)
     assert [d.process.pid for d in space.daemons] == pids, "a daemon was restarted"
     assert_no_double_grant(history)
 

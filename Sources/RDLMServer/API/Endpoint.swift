@@ -8,6 +8,11 @@ import Synchronization
 enum Endpoint: Equatable, Sendable {
     /// `GET /`: the original's welcome page.
     case home
+    /// `GET /health`: the process answers (no credentials, no lock data).
+    case health
+    /// `GET /ready`: 200 when it can serve locks, else 503; each check named (no
+    /// credentials, no lock data).
+    case ready
     /// `POST /locks/{resource}`
     case acquire(resource: String)
     /// `GET /locks/{resource}/{uid}`
@@ -29,6 +34,8 @@ enum Endpoint: Equatable, Sendable {
     init(_ route: Route, method: HTTPMethod) throws(HTTPError) {
         switch (route, method) {
         case (.home, .GET): self = .home
+        case (.health, .GET): self = .health
+        case (.ready, .GET): self = .ready
         case (.locks(let resource), .POST): self = .acquire(resource: resource)
         case (.lock(let resource, let uid), .GET): self = .show(resource: resource, uid: uid)
         case (.lock(let resource, let uid), .PATCH): self = .refresh(resource: resource, uid: uid)
@@ -46,7 +53,7 @@ enum Endpoint: Equatable, Sendable {
     var isAdmin: Bool {
         switch self {
         case .resourceList, .resource, .deleteResource, .deleteAll: return true
-        case .home, .acquire, .show, .refresh, .release: return false
+        case .home, .health, .ready, .acquire, .show, .refresh, .release: return false
         }
     }
 
@@ -56,7 +63,7 @@ enum Endpoint: Equatable, Sendable {
         case .acquire(let name), .show(let name, _), .refresh(let name, _), .release(let name, _),
              .resource(let name), .deleteResource(let name):
             return name
-        case .home, .resourceList, .deleteAll:
+        case .home, .health, .ready, .resourceList, .deleteAll:
             return nil
         }
     }

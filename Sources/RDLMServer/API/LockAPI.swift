@@ -48,6 +48,21 @@ struct LockAPI: Sendable {
             case .home:
                 completion(Response(status: .ok, body: "Welcome on restful-distributed-lock-manager !", contentType: "text/html; charset=UTF-8"))
 
+            case .health:
+                completion(Response(status: .ok, body: #"{"alive":true}"#, contentType: "application/json"))
+
+            case .ready:
+                service.readiness(eventLoop: eventLoop).hop(to: eventLoop).assumeIsolated().whenComplete { result in
+                    let checks: [ReadinessCheck]
+                    switch result {
+                    case .success(let answered): checks = answered
+                    // Not meant to happen (readiness never fails), but must not go unanswered.
+                    case .failure(let error): checks = [ReadinessCheck("backend", ok: false, "\(error)")]
+                    }
+                    let ready = checks.allSatisfy(\.ok)
+                    completion(Response(status: ready ? .ok : .serviceUnavailable, headers: [("Cache-Control", "no-store")], body: checks.json, contentType: "application/json"))
+                }
+
             case .acquire(let resource):
                 var lockRequest = try decoder.acquireRequest(from: request.body)
                 lockRequest.client = request.client

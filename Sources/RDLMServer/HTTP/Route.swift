@@ -2,9 +2,14 @@ import NIOHTTP1
 import RDLMCore
 import RDLMWire
 
-/// The URL space of the original RDLM, plus nothing: everything else is 404.
+/// The URL space of the original RDLM, plus the probes of operations (`/health`,
+/// `/ready`): everything else is 404.
 enum Route: Equatable {
     case home
+    /// `/health`: liveness, for systemd, a load balancer or Kubernetes.
+    case health
+    /// `/ready`: readiness, with the state of each thing serving depends on.
+    case ready
     case resources
     case resource(String)
     case locks(resource: String)
@@ -36,6 +41,8 @@ enum Route: Equatable {
         }
         switch (names.count, names[0]) {
         case (1, "resources"): self = .resources
+        case (1, "health"): self = .health
+        case (1, "ready"): self = .ready
         case (2, "resources"): self = .resource(String(names[1]))
         case (2, "locks"): self = .locks(resource: String(names[1]))
         case (3, "locks"): self = .lock(resource: String(names[1]), uid: names[2])
@@ -48,7 +55,7 @@ enum Route: Equatable {
     /// measurable share of routing.
     var allowedMethods: [HTTPMethod] {
         switch self {
-        case .home: return Self.getOnly
+        case .home, .health, .ready: return Self.getOnly
         case .resources, .resource: return Self.getOrDelete
         case .locks: return Self.postOnly
         case .lock: return Self.lockMethods
@@ -63,7 +70,7 @@ enum Route: Equatable {
     var isAdmin: Bool {
         switch self {
         case .resources, .resource: return true
-        case .home, .locks, .lock: return false
+        case .home, .health, .ready, .locks, .lock: return false
         }
     }
 
@@ -71,7 +78,7 @@ enum Route: Equatable {
     var resourceName: String? {
         switch self {
         case .resource(let name), .locks(let name), .lock(let name, _): return name
-        case .home, .resources: return nil
+        case .home, .health, .ready, .resources: return nil
         }
     }
 }

@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import NIOCore
 import RDLMCore
 import Synchronization
 
@@ -70,12 +71,16 @@ final class Journal: Sendable {
     private let writer: Writer
     private let snapshotSource = Mutex<SnapshotSource?>(nil)
     private let logger: Logger
+    /// The write failure that made the journal refuse changes, readable off its queue.
+    private let failed = Mutex<String?>(nil)
+    private let probe: SharedProbe
 
     /// Opens `journal-G` of a generation whose snapshot was just written.
     init(directory: DataDirectory, generation: Int, snapshotSize: Int, mode: FsyncMode, logger: Logger) throws(StorageError) {
         self.directory = directory
         self.mode = mode
         self.logger = logger
+        probe = DirectoryProbe.make(directory: directory.path)
         let path = directory.journalPath(generation)
         writer = Writer(generation: generation, descriptor: try DataFile.openForAppend(path), snapshotSize: snapshotSize)
         writer.size = DataFile.size(path) ?? 0
@@ -104,6 +109,19 @@ final class Journal: Sendable {
         guard let scheduleFlush else { return false }
         if scheduleFlush { queue.async { self.flush() } }
         return true
+    }
+
+    /// `journal`, for `GET /ready`: fine while no write has failed and the directory takes
+    /// new files (see `DirectoryProbe`).
+    func readiness(eventLoop: any EventLoop) -> EventLoopFuture<ReadinessCheck> {
+        if let failure = failed.withLock({ $0 }) {
+            return eventLoop.makeSucceededFuture(ReadinessCheck("journal", ok: false, "a journal write failed, changes are refused until restart: \(failure)"))
+        }
+        let directory = directory.path
+        return probe.check(eventLoop: eventLoop).map { failure in
+            if let failure { return ReadinessCheck("journal", ok: false, "data directory not writable: \(failure)") }
+            return ReadinessCheck("journal", ok: true, "\(directory) writable")
+        }
     }
 
     /// Writes what is pending now and stops; later appends fail. Called at shutdown.
@@ -159,6 +177,7 @@ final class Journal: Sendable {
         } catch {
             logger.critical("journal write failed; refusing changes from now on", metadata: ["error": "\(error)"])
             writer.failure = error
+            failed.withLock { $0 = error.description }
         }
         return writer.failure
     }

@@ -173,6 +173,12 @@ public final class LocalLockService: LockService {
         }
     }
 
+    public func readiness(eventLoop: any EventLoop) -> EventLoopFuture<[ReadinessCheck]> {
+        let accepting = ReadinessCheck.accepting(shuttingDown: state.withLock { $0.isShuttingDown })
+        guard let journal else { return eventLoop.makeSucceededFuture([accepting]) }
+        return journal.readiness(eventLoop: eventLoop).map { [accepting, $0] }
+    }
+
     public func shutdown() {
         let answers = state.withLock { state -> [Answer] in
             state.isShuttingDown = true

@@ -77,6 +77,10 @@ public protocol LockService: Sendable {
     /// Drops all locks of a resource; `false` when it had none.
     func deleteResource(_ resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool>
     func deleteAll(eventLoop: any EventLoop) -> EventLoopFuture<Void>
+    /// What serving locks depends on, each checked now, for `GET /ready`: `accepting`
+    /// (false once shutdown began) first, then the backend's own (its journal, its etcd
+    /// quorum). Never fails; a check that cannot finish in time is reported not ok.
+    func readiness(eventLoop: any EventLoop) -> EventLoopFuture<[ReadinessCheck]>
     /// Answers every pending acquire with `.shuttingDown` and refuses new ones.
     func shutdown()
 }

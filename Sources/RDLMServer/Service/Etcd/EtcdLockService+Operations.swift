@@ -21,6 +21,24 @@ extension EtcdLockService {
         }
     }
 
+    /// `accepting`, then `etcd-quorum` (a linearizable read answers) and `etcd-session`
+    /// (this daemon holds its session lease and watches the lock space: without them,
+    /// acquires that would wait get 503).
+    public func readiness(eventLoop: any EventLoop) -> EventLoopFuture<[ReadinessCheck]> {
+        let (shuttingDown, session, watching) = state.withLock { ($0.isShuttingDown, $0.session, $0.watch != nil) }
+        let sessionCheck: ReadinessCheck
+        switch (session, watching) {
+        case (let lease?, true): sessionCheck = ReadinessCheck("etcd-session", ok: true, "session lease \(lease) held, lock space watched")
+        case (_?, false): sessionCheck = ReadinessCheck("etcd-session", ok: false, "the watch of the lock space is being restarted")
+        case (nil, _): sessionCheck = ReadinessCheck("etcd-session", ok: false, "no session lease: etcd unreachable or without a quorum")
+        }
+        return quorumProbe.check(eventLoop: eventLoop).map { failure in
+            let quorum = failure.map { ReadinessCheck("etcd-quorum", ok: false, $0) }
+                ?? ReadinessCheck("etcd-quorum", ok: true, "a linearizable read answered")
+            return [.accepting(shuttingDown: shuttingDown), quorum, sessionCheck]
+        }
+    }
+
     public func release(_ id: LockID, on resource: String, eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
         let keys = keys(id, on: resource)
         return batcher.txn(EtcdTxn(compare: [], success: keys.map { .deleteRange(key: $0, rangeEnd: nil) }, failure: []), on: resource)

@@ -115,6 +115,8 @@ public final class EtcdLockService: LockService {
     let clock: any LockClock
     let logger: Logger
     let state = Mutex(State())
+    /// A linearizable read, for `GET /ready`: it needs a leader and a quorum.
+    let quorumProbe: SharedProbe
 
     /// Connects in the background: until a session lease and the watch are in place,
     /// acquires that would wait get 503. `ready` completes once they are.
@@ -127,6 +129,11 @@ public final class EtcdLockService: LockService {
         self.name = String(LockID.random().description.prefix(16))
         self.etcd = EtcdClient(endpoints: settings.endpoints, eventLoopGroup: group, requestTimeout: settings.requestTimeout, logger: logger)
         self.batcher = EtcdWriteBatcher(etcd: etcd)
+        self.quorumProbe = SharedProbe { [etcd, space] eventLoop in
+            etcd.range(space.prefix + "ready").map { _ -> String? in nil }
+                .recover { Self.unavailable($0).reason }
+                .hop(to: eventLoop)
+        }
         startUpkeep()
     }
 

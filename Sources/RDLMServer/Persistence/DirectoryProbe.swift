@@ -1,0 +1,35 @@
+import Dispatch
+import Glibc
+import NIOCore
+
+/// Whether files can still be created and written in the data directory, for `GET /ready`:
+/// a directory removed, remounted read-only or out of space is found before a journal
+/// write fails on it. The probe creates, writes and removes one small file, on a queue of
+/// its own (never an event loop, never the journal's), shared as `SharedProbe` says.
+enum DirectoryProbe {
+    private static let queue = DispatchQueue(label: "rdlmd.journal.probe")
+
+    static func make(directory: String) -> SharedProbe {
+        let path = directory + "/.ready-probe"
+        return SharedProbe { eventLoop in
+            let promise = eventLoop.makePromise(of: String?.self)
+            queue.async { promise.succeed(writeAndRemove(path)) }
+            return promise.futureResult
+        }
+    }
+
+    private static func writeAndRemove(_ path: String) -> String? {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return StorageError.posix("cannot create", path).description }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        do {
+            try DataFile.writeAll(fd, [0x0A], path: path)
+        } catch {
+            return error.description
+        }
+        return nil
+    }
+}
