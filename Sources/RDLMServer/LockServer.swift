@@ -22,14 +22,16 @@ public final class LockServer: Sendable {
     private let quiescing: Mutex<ServerQuiescingHelper?>
     private let logger: Logger
     private let housekeeping: [RepeatedTask]
+    private let admission: Admission
 
     /// The address actually bound (the port is known here when 0 was asked for).
     public var localAddress: SocketAddress? { channel.localAddress }
     /// The port actually bound.
     public var port: Int { channel.localAddress?.port ?? configuration.port }
 
-    private init(configuration: ServerConfiguration, backend: Backend, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], logger: Logger) {
+    private init(configuration: ServerConfiguration, backend: Backend, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], admission: Admission, logger: Logger) {
         self.configuration = configuration
+        self.admission = admission
         switch backend {
         case .local(let local):
             self.service = local
@@ -96,7 +98,7 @@ public final class LockServer: Sendable {
             actual.port = bound.localAddress?.port ?? configuration.port
             return LockServer(
                 configuration: actual, backend: backend, journal: journal, group: group, channel: bound,
-                quiescing: quiescing, housekeeping: sweepers.tasks + [trimming], logger: logger)
+                quiescing: quiescing, housekeeping: sweepers.tasks + [trimming], admission: shared.admission, logger: logger)
         } catch {
             journal?.close()
             try? await group.shutdownGracefully()
@@ -163,6 +165,12 @@ public final class LockServer: Sendable {
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
+    }
+
+    /// Puts a re-read admin setting in force (SIGHUP) for the requests admitted from now
+    /// on; requests already admitted, and connections, are not touched.
+    public func replaceAdminAuthentication(_ admin: AdminAuthentication) {
+        admission.replaceAdminAuthentication(admin)
     }
 
     /// How long requests in flight get to finish at shutdown before their connections are

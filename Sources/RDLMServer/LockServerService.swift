@@ -1,25 +1,55 @@
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// The daemon as a swift-service-lifecycle `Service`: serves until graceful shutdown is
 /// requested (SIGTERM or SIGINT through the `ServiceGroup`), then stops the server cleanly.
+/// SIGHUP re-reads what can change without a restart (`reload`); it never stops the daemon.
 public struct LockServerService: Service {
     public let configuration: ServerConfiguration
     public let logger: Logger
+    /// Reads the admin setting again (`--admin-userpass-file`), on SIGHUP; nil: nothing to read.
+    public let reloadAdminAuthentication: (@Sendable () throws -> AdminAuthentication)?
 
-    public init(configuration: ServerConfiguration, logger: Logger) {
+    public init(configuration: ServerConfiguration, logger: Logger, reloadAdminAuthentication: (@Sendable () throws -> AdminAuthentication)? = nil) {
         self.configuration = configuration
         self.logger = logger
+        self.reloadAdminAuthentication = reloadAdminAuthentication
     }
 
     public func run() async throws {
+        // Trapped before the port answers: a SIGHUP sent as soon as it does must not kill.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let server = try await LockServer.start(configuration: configuration, logger: logger)
         logger.info("rdlmd listening on http://\(configuration.host):\(server.port)")
-        // Returns when shutdown is requested; throws if the group is cancelled instead.
-        // Either way the server is stopped before this returns.
-        try? await gracefulShutdown()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await _ in hangups {
+                    reload(server)
+                }
+            }
+            // Returns when shutdown is requested; throws if the group is cancelled instead.
+            // Either way the server is stopped before this returns.
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
         logger.info("shutting down: answering waiters with 503 and closing connections")
         await server.shutdown()
         logger.info("stopped")
+    }
+
+    /// A setting that cannot be read keeps the one in force: a typo in the file must not
+    /// lock the operators out, nor let everyone in.
+    private func reload(_ server: LockServer) {
+        guard let reloadAdminAuthentication else {
+            logger.info("SIGHUP: nothing to reload")
+            return
+        }
+        do {
+            server.replaceAdminAuthentication(try reloadAdminAuthentication())
+            logger.notice("SIGHUP: admin credentials re-read")
+        } catch {
+            logger.error("SIGHUP: admin credentials not re-read, keeping the ones in force: \(error)")
+        }
     }
 }

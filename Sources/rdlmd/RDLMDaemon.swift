@@ -13,7 +13,8 @@ struct RDLMDaemon: AsyncParsableCommand {
         discussion: """
             Speaks the wire protocol of the original RDLM (POST /locks/NAME to acquire, DELETE \
             the returned URL to release) with fencing tokens, lease refresh, shared locks and \
-            precise timers. SIGTERM or SIGINT stops it gracefully: waiters get 503.
+            precise timers. SIGTERM or SIGINT stops it gracefully: waiters get 503. SIGHUP \
+            re-reads the admin userpass file.
 
             Example:
               rdlmd --port 8888 --admin-userpass-file /etc/rdlm/admins
@@ -145,6 +146,11 @@ struct RDLMDaemon: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        let flag = adminUserpassFile
+        // SIGHUP re-reads a userpass file; `yes` and `no` name no file.
+        let reloadAdmin: (@Sendable () throws -> AdminAuthentication)? = ["yes", "no"].contains(flag) ? nil : { @Sendable in
+            try AdminAuthentication.fromFlag(flag)
+        }
         let limits = RequestLimits(
             maxLifetime: .seconds(maxLifetime),
             maxWait: .seconds(maxWait),
@@ -164,7 +170,7 @@ struct RDLMDaemon: AsyncParsableCommand {
                 endpoints: endpoints, prefix: etcdPrefix, sessionTTL: Int64(etcdSessionTtl), requestTimeout: .seconds(etcdTimeout))
         }
         let group = ServiceGroup(
-            services: [LockServerService(configuration: configuration, logger: logger)],
+            services: [LockServerService(configuration: configuration, logger: logger, reloadAdminAuthentication: reloadAdmin)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         try await group.run()

@@ -78,10 +78,18 @@ final class Admission: Sendable {
     /// Failed admin logins are logged, at most one line per interval (with the count
     /// held back), so a flood of wrong passwords cannot fill the disk.
     private let failedLogins = Mutex(LogThrottle(interval: .seconds(10)))
+    /// The admin mode in force: the configuration's, until SIGHUP re-reads the file.
+    private let adminAuthentication: Mutex<AdminAuthentication>
 
     init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        self.adminAuthentication = Mutex(configuration.adminAuthentication)
+    }
+
+    /// Puts `admin` in force for the requests admitted from now on.
+    func replaceAdminAuthentication(_ admin: AdminAuthentication) {
+        adminAuthentication.withLock { $0 = admin }
     }
 
     /// A request that passed admission.
@@ -108,7 +116,7 @@ final class Admission: Sendable {
             throw HTTPError(.badRequest, "resource name is longer than \(limits.maxResourceNameLength) characters")
         }
         if endpoint.isAdmin {
-            switch configuration.adminAuthentication.check(authorization: head.headers.first(name: "authorization")) {
+            switch adminAuthentication.withLock({ $0 }).check(authorization: head.headers.first(name: "authorization")) {
             case nil:
                 break
             case .forbidden:
