@@ -2,7 +2,7 @@
 # Runs every test: the Swift test suites (two 3-member etcd clusters running), then the
 # original RDLM's Python client, the README's curl tour, the C, shell and command-line
 # clients against live daemons (in memory, then three sharing a lock space on etcd), the
-# examples, a kill -9 durability test, hostile load, operations (signals), the etcd
+# examples, a kill -9 durability test, hostile load, operations (signals, systemd), the etcd
 # backend's fault test and failure bounds, a benchmark smoke run, then a graceful-shutdown
 # check.
 # Installs the system packages it needs when they are missing.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_packages ca-certificates git curl python3 python3-venv libcurl4-openssl-dev \
-    gcc g++ libc6-dev dash valgrind shellcheck etcd-server etcd-client
+    gcc g++ libc6-dev dash valgrind shellcheck etcd-server etcd-client systemd
 
 echo "==> swift build" >&2
 swift build --build-tests
@@ -129,7 +129,7 @@ RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tes
 echo "==> hostile load: floods, slow requests, bad Host, early FIN, quotas, out of descriptors, --max-connections, ambiguous JSON" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/hostile
 
-echo "==> operations: SIGHUP reload of the admin file" >&2
+echo "==> operations: SIGHUP reload of the admin file, the systemd unit, sd_notify readiness" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/ops
 
 echo "==> etcd: fault test and failure bounds (3 daemons on a 3-member etcd cluster; kills, pauses, lost quorum)" >&2

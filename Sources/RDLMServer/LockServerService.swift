@@ -5,6 +5,8 @@ import UnixSignals
 /// The daemon as a swift-service-lifecycle `Service`: serves until graceful shutdown is
 /// requested (SIGTERM or SIGINT through the `ServiceGroup`), then stops the server cleanly.
 /// SIGHUP re-reads what can change without a restart (`reload`); it never stops the daemon.
+/// Under systemd (`Type=notify`), it says `READY=1` once the port answers and `STOPPING=1`
+/// when shutdown begins.
 public struct LockServerService: Service {
     public let configuration: ServerConfiguration
     public let logger: Logger
@@ -22,6 +24,8 @@ public struct LockServerService: Service {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let server = try await LockServer.start(configuration: configuration, logger: logger)
         logger.info("rdlmd listening on http://\(configuration.host):\(server.port)")
+        let systemd = SystemdNotifier()
+        systemd.ready(status: "listening on \(configuration.host):\(server.port)")
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await _ in hangups {
@@ -33,6 +37,7 @@ public struct LockServerService: Service {
             try? await gracefulShutdown()
             group.cancelAll()
         }
+        systemd.stopping()
         logger.info("shutting down: answering waiters with 503 and closing connections")
         await server.shutdown()
         logger.info("stopped")

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pysupport"))
-from rdlm_testing import free_port, http_request, stop_process, wait_until  # noqa: E402
+from rdlm_testing import free_port, http_request, stop_process, wait_until  # noqa: E402,F401  (imported by the tests from here)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RDLMD = os.environ.get("RDLMD", os.path.join(ROOT, ".build", "debug", "rdlmd"))
