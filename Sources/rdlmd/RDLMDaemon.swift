@@ -36,6 +36,9 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug (one line per lock state change), info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(help: ArgumentHelp("Log lines on standard error: 'text' for people, 'json' (one JSON object per line: time, level, label, source, message, metadata) for log shippers.", valueName: "text|json"))
+    var logFormat: LogFormat = .text
+
     @Option(help: "Longest lock lifetime a client may ask for, in seconds.")
     var maxLifetime: Double = 86_400
 
@@ -127,10 +130,19 @@ struct RDLMDaemon: AsyncParsableCommand {
 
     func run() async throws {
         let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+        switch logFormat {
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case .json:
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let logger = Logger(label: "rdlmd")
         if let (before, after) = DescriptorLimit.raiseToHardLimit(), after > before {
@@ -186,6 +198,12 @@ extension RDLMDaemon {
         guard !endpoints.isEmpty, endpoints.allSatisfy({ $0.hasPrefix("http://") && $0.count > "http://".count }) else { return nil }
         return endpoints
     }
+}
+
+/// `--log-format`.
+enum LogFormat: String, CaseIterable, ExpressibleByArgument {
+    case text
+    case json
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
