@@ -7,7 +7,7 @@ import Synchronization
 /// (journald, Vector, Fluent Bit, Loki):
 /// `{"label":"rdlmd","level":"info","message":"…","metadata":{…},"source":"RDLMServer","time":"2026-12-04T01:09:00.123Z"}`
 /// (members sorted by name, as `JSONValue.serialized` writes them).
-/// Every line is one `write(2)` under a lock, so lines from several threads never interleave.
+/// Every line is written whole under a lock, so lines from several threads never interleave.
 public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
@@ -20,19 +20,8 @@ public struct JSONLogHandler: LogHandler {
     public static func standardError(label: String) -> JSONLogHandler {
         JSONLogHandler(label: label) { line in
             standardErrorLock.withLock { _ in
-                var bytes = Array(line.utf8)
-                bytes.append(UInt8(ascii: "\n"))
-                var offset = 0
-                while offset < bytes.count {
-                    let written = bytes[offset...].withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
-                    if written > 0 {
-                        offset += written
-                    } else if written < 0 && errno == EINTR {
-                        continue
-                    } else {
-                        return
-                    }
-                }
+                // A log line that cannot be written has nowhere to be reported.
+                try? DataFile.writeAll(2, Array((line + "\n").utf8)[...], path: "standard error")
             }
         }
     }
@@ -58,24 +47,11 @@ public struct JSONLogHandler: LogHandler {
 
     static func line(time: timespec, level: Logger.Level, label: String, source: String, message: String, metadata: Logger.Metadata) -> String {
         var object: [String: JSONValue] = [
-            "time": .string(timestamp(time)), "level": .string(level.rawValue), "label": .string(label),
+            "time": .string(WallClock.timestamp(wallNanoseconds: Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec), fractionDigits: 3)), "level": .string(level.rawValue), "label": .string(label),
             "source": .string(source), "message": .string(message),
         ]
         if !metadata.isEmpty { object["metadata"] = json(.dictionary(metadata)) }
         return JSONValue.object(object).serialized
-    }
-
-    /// RFC 3339 in UTC, to the millisecond.
-    static func timestamp(_ time: timespec) -> String {
-        var seconds = time.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func digits(_ value: Int32, _ count: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, count - text.count)) + text
-        }
-        return "\(digits(parts.tm_year + 1900, 4))-\(digits(parts.tm_mon + 1, 2))-\(digits(parts.tm_mday, 2))T"
-            + "\(digits(parts.tm_hour, 2)):\(digits(parts.tm_min, 2)):\(digits(parts.tm_sec, 2)).\(digits(Int32(time.tv_nsec / 1_000_000), 3))Z"
     }
 
     private static func json(_ value: Logger.Metadata.Value) -> JSONValue {

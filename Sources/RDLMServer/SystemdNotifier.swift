@@ -8,16 +8,9 @@ import Glibc
 public struct SystemdNotifier: Sendable {
     private let socketPath: String?
 
-    public init(environment: [String: String]? = nil) {
-        if let environment {
-            socketPath = environment["NOTIFY_SOCKET"]
-        } else {
-            socketPath = getenv("NOTIFY_SOCKET").map { String(cString: $0) }
-        }
+    public init() {
+        socketPath = getenv("NOTIFY_SOCKET").map { String(cString: $0) }
     }
-
-    /// Whether systemd (or anything posing as it) asked to be told.
-    public var isEnabled: Bool { socketPath?.isEmpty == false }
 
     /// `READY=1`: the port answers.
     public func ready(status: String) {
@@ -29,30 +22,28 @@ public struct SystemdNotifier: Sendable {
         send("STOPPING=1\nSTATUS=shutting down")
     }
 
-    /// Sends `state`; false when it could not be (logged by the caller if it matters).
-    @discardableResult
-    func send(_ state: String) -> Bool {
-        guard let socketPath, !socketPath.isEmpty else { return false }
+    /// Sends `state`, if it can: systemd, not rdlmd, decides what a missing READY=1 means.
+    private func send(_ state: String) {
+        guard let socketPath, !socketPath.isEmpty else { return }
         var path = Array(socketPath.utf8)
         // `@name`: the abstract namespace, whose address starts with a NUL byte.
         if path.first == UInt8(ascii: "@") { path[0] = 0 }
         var address = sockaddr_un()
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.count < capacity else { return false }
+        guard path.count < capacity else { return }
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             buffer.copyBytes(from: path)
         }
         let length = socklen_t(MemoryLayout<sockaddr_un>.offset(of: \.sun_path)! + path.count)
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return }
         defer { close(fd) }
         let bytes = Array(state.utf8)
-        let sent = withUnsafePointer(to: &address) { pointer in
+        _ = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
                 bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), address, length) }
             }
         }
-        return sent == bytes.count
     }
 }

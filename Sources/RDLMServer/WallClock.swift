@@ -54,18 +54,25 @@ struct WallClock {
     }
 
     func timestamp(_ instant: ContinuousClock.Instant) -> String {
-        let nanoseconds = nanoseconds(instant)
+        Self.timestamp(wallNanoseconds: nanoseconds(instant))
+    }
+
+    /// RFC 3339 in UTC (`2026-12-04T01:09:00.123456Z`) of a wall-clock time in nanoseconds
+    /// since the Unix epoch, with `fractionDigits` (1 to 6) digits of the second.
+    static func timestamp(wallNanoseconds nanoseconds: Int64, fractionDigits: Int = 6) -> String {
         var wholeSeconds = time_t(nanoseconds / 1_000_000_000)
         var microseconds = Int((nanoseconds % 1_000_000_000) / 1_000)
         if microseconds < 0 {
             wholeSeconds -= 1
             microseconds += 1_000_000
         }
+        var fraction = microseconds
+        for _ in fractionDigits..<6 { fraction /= 10 }
         var parts = tm()
         gmtime_r(&wholeSeconds, &parts)
         // Written as bytes into one string: padding each field as a string of its own was
         // seven allocations per timestamp, two timestamps per lock shown.
-        return String(unsafeUninitializedCapacity: 27) { text in
+        return String(unsafeUninitializedCapacity: 21 + fractionDigits) { text in
             var at = 0
             func digits(_ value: Int, _ width: Int) {
                 var rest = value
@@ -92,7 +99,7 @@ struct WallClock {
             byte(":")
             digits(Int(parts.tm_sec), 2)
             byte(".")
-            digits(microseconds, 6)
+            digits(fraction, fractionDigits)
             byte("Z")
             return at
         }

@@ -52,15 +52,9 @@ struct LockAPI: Sendable {
                 completion(Response(status: .ok, body: #"{"alive":true}"#, contentType: "application/json"))
 
             case .ready:
-                service.readiness(eventLoop: eventLoop).hop(to: eventLoop).assumeIsolated().whenComplete { result in
-                    let checks: [ReadinessCheck]
-                    switch result {
-                    case .success(let answered): checks = answered
-                    // Not meant to happen (readiness never fails), but must not go unanswered.
-                    case .failure(let error): checks = [ReadinessCheck("backend", ok: false, "\(error)")]
-                    }
-                    let ready = checks.allSatisfy(\.ok)
-                    completion(Response(status: ready ? .ok : .serviceUnavailable, headers: [("Cache-Control", "no-store")], body: checks.json, contentType: "application/json"))
+                // Readiness never fails: a check that cannot finish is reported not ok.
+                answer(service.readiness(eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { checks in
+                    Response(status: checks.allSatisfy(\.ok) ? .ok : .serviceUnavailable, headers: [("Cache-Control", "no-store")], body: checks.json, contentType: "application/json")
                 }
 
             case .acquire(let resource):

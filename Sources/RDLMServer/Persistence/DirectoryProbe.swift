@@ -19,17 +19,16 @@ enum DirectoryProbe {
     }
 
     private static func writeAndRemove(_ path: String) -> String? {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return StorageError.posix("cannot create", path).description }
-        defer {
-            close(fd)
-            unlink(path)
-        }
         do {
+            let fd = try DataFile.openForAppend(path)
+            defer {
+                close(fd)
+                DataFile.remove(path)
+            }
             try DataFile.writeAll(fd, [0x0A], path: path)
+            return nil
         } catch {
             return error.description
         }
-        return nil
     }
 }

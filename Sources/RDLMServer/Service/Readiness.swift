@@ -65,16 +65,19 @@ final class SharedProbe: Sendable {
 
     /// nil when fine, else why not.
     func check(eventLoop: any EventLoop) -> EventLoopFuture<String?> {
+        enum Next { case reuse(String?), wait, run }
         let promise = eventLoop.makePromise(of: String?.self)
-        let first = state.withLock { state -> Bool? in
-            if let last = state.last, ContinuousClock.now - last.at < reuse { return nil }
+        let next = state.withLock { state -> Next in
+            if let last = state.last, ContinuousClock.now - last.at < reuse { return .reuse(last.failure) }
             state.waiting.append(promise)
-            return state.waiting.count == 1
+            return state.waiting.count == 1 ? .run : .wait
         }
-        switch first {
-        case nil:
-            promise.succeed(state.withLock { $0.last?.failure })
-        case true?:
+        switch next {
+        case .reuse(let failure):
+            promise.succeed(failure)
+        case .wait:
+            break
+        case .run:
             run(eventLoop).whenComplete { result in
                 let failure: String?
                 switch result {
@@ -88,8 +91,6 @@ final class SharedProbe: Sendable {
                 }
                 for promise in waiting { promise.succeed(failure) }
             }
-        case false?:
-            break
         }
         return promise.futureResult
     }
