@@ -17,7 +17,7 @@ import RDLMWire
 /// ```
 public final class RDLMClient: Sendable {
     /// This library's version, part of the default title.
-    public static let version = "0.1.0"
+    public static let version = RDLMVersion.current
 
     /// The settings this client was made with.
     public let configuration: Configuration

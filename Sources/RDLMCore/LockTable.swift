@@ -29,6 +29,26 @@ public struct LockTable: Sendable {
         case duplicateID
     }
 
+    /// A hold that ended, for the time-held histogram (when `recordsHoldEnds`).
+    public struct EndedHold: Sendable, Equatable {
+        public enum Cause: Sendable, Equatable {
+            /// Deleted by its URL.
+            case released
+            /// Its lifetime ran out.
+            case expired
+            /// Dropped by an admin request.
+            case deleted
+        }
+
+        public var heldFor: Duration
+        public var cause: Cause
+
+        public init(heldFor: Duration, cause: Cause) {
+            self.heldFor = heldFor
+            self.cause = cause
+        }
+    }
+
     /// What a refresh found.
     public enum RefreshResult: Sendable, Equatable {
         case refreshed(LockInfo)
@@ -57,8 +77,11 @@ public struct LockTable: Sendable {
     private var deadlines = DeadlineHeap<LockID>()
     private var events: [LockEvent] = []
     private var changes: [DurableChange] = []
+    private var endedHolds: [EndedHold] = []
     /// Whether to record `DurableChange`s for a journal; off, recording costs nothing.
     public let recordsChanges: Bool
+    /// Whether to record `EndedHold`s for `takeEndedHolds()`; off, recording costs nothing.
+    public let recordsHoldEnds: Bool
     /// The last fencing token granted; the next grant gets one more.
     public private(set) var lastFencingToken: FencingToken
 
@@ -66,14 +89,16 @@ public struct LockTable: Sendable {
     ///   - lastFencingToken: tokens granted by this table start after it, so a table seeded
     ///     above every token an earlier one granted never repeats one.
     ///   - recordsChanges: keep `DurableChange`s for `takeChanges()`.
+    ///   - recordsHoldEnds: keep `EndedHold`s for `takeEndedHolds()`.
     ///   - holders: active locks to start with (restored from a journal), in grant order.
     ///     A holder that conflicts with an earlier one on its resource is left out.
     public init(
         limits: LockTableLimits = LockTableLimits(), lastFencingToken: FencingToken = 0,
-        recordsChanges: Bool = false, holders: [LockInfo] = []
+        recordsChanges: Bool = false, recordsHoldEnds: Bool = false, holders: [LockInfo] = []
     ) {
         self.limits = limits
         self.recordsChanges = recordsChanges
+        self.recordsHoldEnds = recordsHoldEnds
         self.lastFencingToken = lastFencingToken
         for lock in holders {
             guard let token = lock.fencingToken, records[lock.id] == nil,
@@ -98,6 +123,13 @@ public struct LockTable: Sendable {
         return changes
     }
 
+    /// Hands over the holds that ended since the last call (when `recordsHoldEnds`).
+    public mutating func takeEndedHolds() -> [EndedHold] {
+        guard !endedHolds.isEmpty else { return [] }
+        defer { endedHolds = [] }
+        return endedHolds
+    }
+
     /// Gives back the room that a crowd of locks, now gone, made the table's collections
     /// grow to (they keep their capacity otherwise). O(locks); meant for after a large drop.
     public mutating func compact() {
@@ -111,6 +143,10 @@ public struct LockTable: Sendable {
 
     /// Locks over all resources, holders and waiters.
     public var lockCount: Int { records.count }
+    /// Active locks over all resources.
+    public private(set) var holderCount = 0
+    /// Queued requests over all resources.
+    public var waiterCount: Int { records.count - holderCount }
     /// Resources that have at least one lock; an empty resource is forgotten.
     public var resourceCount: Int { resources.count }
     /// Locks, held or waiting, of one client.
@@ -173,7 +209,7 @@ public struct LockTable: Sendable {
         guard let record = records[id], record.resource == resource else { return false }
         switch record.state {
         case .active:
-            dropHolder(id, of: resource)
+            dropHolder(id, of: resource, at: now, cause: .released)
         case .waiting:
             dropWaiter(id, of: resource)
             events.append(.waiterDeleted(id, resource: resource))
@@ -221,6 +257,7 @@ public struct LockTable: Sendable {
         guard let entry = resources.removeValue(forKey: resource) else { return false }
         for id in entry.holderIDs {
             if recordsChanges { changes.append(.released(id)) }
+            noteHoldEnded(id, at: now, cause: .deleted)
             forget(id)
             events.append(.holderDeleted(id, resource: resource))
         }
@@ -249,7 +286,7 @@ public struct LockTable: Sendable {
                 dropWaiter(id, of: record.resource)
                 events.append(.waitTimedOut(id, resource: record.resource))
             case .active:
-                dropHolder(id, of: record.resource)
+                dropHolder(id, of: record.resource, at: deadline, cause: .expired)
                 events.append(.expired(id, resource: record.resource))
             }
             // A leaving head may have been all that kept compatible waiters behind it out.
@@ -272,9 +309,11 @@ public struct LockTable: Sendable {
     /// Every lock enters the table, and changes state, through here: its record, its
     /// deadline and its client's count stay in step.
     private mutating func store(_ id: LockID, _ record: Record) {
-        if records.updateValue(record, forKey: id) == nil, let client = record.request.client {
+        let previous = records.updateValue(record, forKey: id)
+        if previous == nil, let client = record.request.client {
             locksByClient[client, default: 0] += 1
         }
+        if !record.isWaiting, previous?.isWaiting ?? true { holderCount += 1 }
         switch record.state {
         case .waiting(_, let expires): deadlines.set(id, to: expires, rank: Self.waitRank)
         case .active(_, let expires, _): deadlines.set(id, to: expires, rank: Self.expiryRank)
@@ -285,6 +324,7 @@ public struct LockTable: Sendable {
     private mutating func forget(_ id: LockID) {
         guard let record = records.removeValue(forKey: id) else { return }
         deadlines.remove(id)
+        if !record.isWaiting { holderCount -= 1 }
         if let client = record.request.client {
             let remaining = (locksByClient[client] ?? 0) - 1
             locksByClient[client] = remaining > 0 ? remaining : nil
@@ -309,10 +349,16 @@ public struct LockTable: Sendable {
         return lock
     }
 
-    private mutating func dropHolder(_ id: LockID, of resource: String) {
+    private mutating func dropHolder(_ id: LockID, of resource: String, at now: ContinuousClock.Instant, cause: EndedHold.Cause) {
         if recordsChanges { changes.append(.released(id)) }
+        noteHoldEnded(id, at: now, cause: cause)
         forget(id)
         resources[resource]?.removeHolder(id)
+    }
+
+    private mutating func noteHoldEnded(_ id: LockID, at now: ContinuousClock.Instant, cause: EndedHold.Cause) {
+        guard recordsHoldEnds, case .active(let since, _, _)? = records[id]?.state else { return }
+        endedHolds.append(EndedHold(heldFor: now - since, cause: cause))
     }
 
     private mutating func dropWaiter(_ id: LockID, of resource: String) {

@@ -19,13 +19,17 @@ public final class EtcdClient: Sendable {
     let watchReconnectWindow: Duration
     let logger: Logger
     let state: NIOLoopBoundBox<EtcdClientState>
+    /// Told how long each request took, answered or not (for a latency histogram).
+    let requestFinished: (@Sendable (Duration) -> Void)?
 
     /// `endpoints` are client URLs (`http://127.0.0.1:2379`); an invalid one is a programming
     /// error. A watch that no member serves for `watchReconnectWindow` ends `.unavailable`.
     public init(
         endpoints: [String], eventLoopGroup: any EventLoopGroup, requestTimeout: Duration = .seconds(2),
-        watchReconnectWindow: Duration = .seconds(3), logger: Logger
+        watchReconnectWindow: Duration = .seconds(3), logger: Logger,
+        requestFinished: (@Sendable (Duration) -> Void)? = nil
     ) {
+        self.requestFinished = requestFinished
         precondition(!endpoints.isEmpty, "an etcd client needs at least one endpoint")
         self.endpoints = endpoints.map { url in
             guard let endpoint = EtcdEndpoint(url) else { preconditionFailure("not an etcd client URL: \(url)") }
@@ -65,9 +69,13 @@ public final class EtcdClient: Sendable {
     /// POSTs `body` to `path`, with failover, and parses the answer.
     func call(_ path: String, _ body: JSONValue, idempotent: Bool) -> EventLoopFuture<GatewayObject> {
         let text = body.serialized
-        return onLoop { [self] in
+        let answer = onLoop { [self] in
             EtcdCall(client: self, path: path, body: text, idempotent: idempotent).start()
         }
+        guard let requestFinished else { return answer }
+        let started = ContinuousClock.now
+        answer.whenComplete { _ in requestFinished(ContinuousClock.now - started) }
+        return answer
     }
 
     /// The member requests go to now.

@@ -54,12 +54,15 @@ public final class LockServer: Sendable {
     /// - Parameter clock: the lock service's time; nil for real time on one of the loops.
     public static func start(configuration: ServerConfiguration, clock: (any LockClock)? = nil, logger: Logger) async throws -> LockServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let backendName = configuration.etcd != nil ? ServerMetrics.etcdBackend
+            : configuration.persistence != nil ? ServerMetrics.dataDirectoryBackend : ServerMetrics.memoryBackend
+        let metrics = ServerMetrics(backend: backendName)
         var journal: Journal?
         do {
             var holders: [LockInfo] = []
             var lastToken = FencingSeed.current()
             if let persistence = configuration.persistence {
-                let restored = try restore(persistence, now: clock?.now ?? .now, logger: logger)
+                let restored = try restore(persistence, now: clock?.now ?? .now, metrics: metrics, logger: logger)
                 journal = restored.journal
                 holders = restored.holders
                 lastToken = max(lastToken, restored.lastFencingToken)
@@ -67,7 +70,7 @@ public final class LockServer: Sendable {
             let lockClock = clock ?? EventLoopClock(loop: group.next())
             let backend: Backend
             if let settings = configuration.etcd {
-                let etcd = EtcdLockService(settings: settings, limits: configuration.limits.table, clock: lockClock, group: group, logger: logger)
+                let etcd = EtcdLockService(settings: settings, limits: configuration.limits.table, clock: lockClock, group: group, metrics: metrics, logger: logger)
                 // Serving before etcd answers is fine (acquires get 503 until it does), but a
                 // daemon that starts with its cluster up should not answer 503 at first.
                 if await !etcd.ready(within: settings.requestTimeout * 2) {
@@ -77,12 +80,14 @@ public final class LockServer: Sendable {
             } else {
                 backend = .local(LocalLockService(
                     limits: configuration.limits.table, lastFencingToken: lastToken, holders: holders,
-                    journal: journal, clock: lockClock, logger: logger))
+                    journal: journal, metrics: metrics, clock: lockClock, logger: logger))
             }
             // Counts the open connections, for --max-connections and the memory reclaimer.
             let limiter = ConnectionLimiter(limit: configuration.maxConnections, logger: logger)
             let sweepers = ConnectionSweepers(group: group, interval: ConnectionSweeper.interval(for: configuration.limits))
-            let shared = RequestContext(service: backend.service, configuration: configuration, logger: logger, sweepers: sweepers)
+            let shared = RequestContext(
+                service: backend.service, configuration: configuration, metrics: metrics, connections: { limiter.count },
+                logger: logger, sweepers: sweepers)
             let reclaimer = MemoryReclaimer(logger: logger, load: { limiter.count + backend.lockCount }, compact: { backend.compact() })
             let trimming = reclaimer.start(on: group.next())
             let quiescing = ServerQuiescingHelper(group: group)
@@ -108,7 +113,7 @@ public final class LockServer: Sendable {
 
     /// Replays the data directory and starts a new journal generation from the result.
     /// - Parameter now: the lock service's time, which decides what expired while down.
-    private static func restore(_ persistence: Persistence, now: ContinuousClock.Instant, logger: Logger) throws -> (holders: [LockInfo], lastFencingToken: FencingToken, journal: Journal) {
+    private static func restore(_ persistence: Persistence, now: ContinuousClock.Instant, metrics: ServerMetrics, logger: Logger) throws -> (holders: [LockInfo], lastFencingToken: FencingToken, journal: Journal) {
         let started = ContinuousClock.now
         let directory = try DataDirectory.open(persistence.directory)
         do {
@@ -116,7 +121,7 @@ public final class LockServer: Sendable {
             let (recovered, generation) = try directory.recover(
                 nowWallNanoseconds: wall.nanoseconds(now), truncateCorruption: persistence.truncateCorruption, logger: logger)
             let size = try directory.writeSnapshot(generation: generation, holders: recovered.holders, lastFencingToken: recovered.lastFencingToken)
-            let journal = try Journal(directory: directory, generation: generation, snapshotSize: size, mode: persistence.fsync, logger: logger)
+            let journal = try Journal(directory: directory, generation: generation, snapshotSize: size, mode: persistence.fsync, metrics: metrics, logger: logger)
             logger.info("restored \(recovered.holders.count) locks from \(persistence.directory) (\(recovered.expiredWhileDown) expired while down) in \(ContinuousClock.now - started)")
             return (recovered.holders.map { $0.lockInfo(wall: wall) }, recovered.lastFencingToken, journal)
         } catch {

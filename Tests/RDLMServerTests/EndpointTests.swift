@@ -99,7 +99,7 @@ struct EndpointTests {
     @Test("a backend that cannot decide is answered 503 with its reason, on every endpoint")
     func unavailableBackend() {
         let loop = EmbeddedEventLoop()
-        let api = LockAPI(service: UndecidedService(), limits: RequestLimits(), logger: Logger(label: "test"))
+        let api = LockAPI(service: UndecidedService(), limits: RequestLimits(), metrics: ServerMetrics(backend: "test"), connections: { 0 }, logger: Logger(label: "test"))
         let uid = Substring(String(repeating: "0", count: 32))
         let endpoints: [Endpoint] = [
             .acquire(resource: "a"), .show(resource: "a", uid: uid), .refresh(resource: "a", uid: uid),
@@ -134,6 +134,7 @@ struct UndecidedService: LockService {
     func readiness(eventLoop: any EventLoop) -> EventLoopFuture<[ReadinessCheck]> {
         eventLoop.makeSucceededFuture([.init("accepting", ok: true, "accepting requests"), .init("store", ok: false, "no quorum")])
     }
+    func metricsLevels() -> ServerMetrics.Levels { ServerMetrics.Levels(held: 0, waiting: 0, resources: 0) }
     func shutdown() {}
 }
 

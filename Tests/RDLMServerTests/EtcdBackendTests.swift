@@ -4,6 +4,7 @@ import NIOPosix
 import RDLMEtcd
 import RDLMCore
 import RDLMTestSupport
+import RDLMWire
 import Testing
 @testable import RDLMServer
 
@@ -285,5 +286,29 @@ struct EtcdWriteBatcherTests {
         _ = try await client.deleteRange(prefix, rangeEnd: EtcdKey.prefixEnd(prefix)).get()
         _ = try await client.shutdown().get()
         try await group.shutdownGracefully()
+    }
+}
+
+extension EtcdBackendTests {
+    @Test("each daemon's /metrics counts what went through it, and etcd's request latency")
+    func metrics() async throws {
+        try await withEtcdDaemons(2) { daemons in
+            let first = try await daemons[0].acquireLock("metered")
+            let waiter = try await daemons[1].parkOnEtcd("metered")
+            #expect(try await daemons[0].request(.DELETE, first).status == 204)
+            #expect(try await waiter.answer().status == 201)
+            let granting = try await daemons[0].scrape()
+            #expect(granting.acquires("granted_at_once") == 1)
+            #expect(granting["rdlm_releases_total"] == 1)
+            #expect(granting["rdlm_lock_held_seconds_count"] == 1)
+            #expect(granting["rdlm_locks_held"] == 0)
+            #expect((granting["rdlm_etcd_request_duration_seconds_count"] ?? 0) >= 2)
+            #expect(granting["rdlm_build_info{version=\"\(RDLMVersion.current)\",backend=\"etcd\"}"] == 1)
+            let waited = try await daemons[1].scrape()
+            #expect(waited.acquires("granted_after_waiting") == 1)
+            #expect(waited["rdlm_locks_held"] == 1)
+            #expect(waited["rdlm_resources"] == 1)
+            #expect(waited["rdlm_journal_fsync_seconds_count"] == nil)
+        }
     }
 }

@@ -14,7 +14,8 @@ extension ServerTests {
             let sweepers = ConnectionSweepers(group: group, interval: .hours(1))
             sweepers.cancel()
             let context = RequestContext(
-                service: service, configuration: ServerConfiguration(), logger: Logger(label: "test"),
+                service: service, configuration: ServerConfiguration(), metrics: ServerMetrics(backend: "test"), connections: { 0 },
+                logger: Logger(label: "test"),
                 sweepers: sweepers)
             return ConnectionHandler(shared: context)
         }

@@ -13,6 +13,8 @@ enum Endpoint: Equatable, Sendable {
     /// `GET /ready`: 200 when it can serve locks, else 503; each check named (no
     /// credentials, no lock data).
     case ready
+    /// `GET /metrics` (admin): Prometheus's text exposition.
+    case metrics
     /// `POST /locks/{resource}`
     case acquire(resource: String)
     /// `GET /locks/{resource}/{uid}`
@@ -36,6 +38,7 @@ enum Endpoint: Equatable, Sendable {
         case (.home, .GET): self = .home
         case (.health, .GET): self = .health
         case (.ready, .GET): self = .ready
+        case (.metrics, .GET): self = .metrics
         case (.locks(let resource), .POST): self = .acquire(resource: resource)
         case (.lock(let resource, let uid), .GET): self = .show(resource: resource, uid: uid)
         case (.lock(let resource, let uid), .PATCH): self = .refresh(resource: resource, uid: uid)
@@ -52,10 +55,33 @@ enum Endpoint: Equatable, Sendable {
 
     var isAdmin: Bool {
         switch self {
-        case .resourceList, .resource, .deleteResource, .deleteAll: return true
+        case .resourceList, .resource, .deleteResource, .deleteAll, .metrics: return true
         case .home, .health, .ready, .acquire, .show, .refresh, .release: return false
         }
     }
+
+    /// The `endpoint` label of `rdlm_request_duration_seconds`: one of `metricsLabels`.
+    var metricsLabel: String {
+        switch self {
+        case .home: return "home"
+        case .health: return "health"
+        case .ready: return "ready"
+        case .metrics: return "metrics"
+        case .acquire: return "acquire"
+        case .show: return "show"
+        case .refresh: return "refresh"
+        case .release: return "release"
+        case .resourceList: return "resource_list"
+        case .resource: return "resource"
+        case .deleteResource: return "delete_resource"
+        case .deleteAll: return "delete_all"
+        }
+    }
+
+    static let metricsLabels = [
+        "home", "health", "ready", "metrics", "acquire", "show", "refresh", "release",
+        "resource_list", "resource", "delete_resource", "delete_all",
+    ]
 
     /// The resource named in the path, if any.
     var resourceName: String? {
@@ -63,7 +89,7 @@ enum Endpoint: Equatable, Sendable {
         case .acquire(let name), .show(let name, _), .refresh(let name, _), .release(let name, _),
              .resource(let name), .deleteResource(let name):
             return name
-        case .home, .health, .ready, .resourceList, .deleteAll:
+        case .home, .health, .ready, .metrics, .resourceList, .deleteAll:
             return nil
         }
     }

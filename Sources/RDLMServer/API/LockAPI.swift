@@ -28,11 +28,16 @@ struct APIRequest {
 struct LockAPI: Sendable {
     let service: any LockService
     let decoder: LockRequestDecoder
+    let metrics: ServerMetrics
+    /// Open connections now, for `rdlm_open_connections`.
+    let connections: @Sendable () -> Int
     let logger: Logger
 
-    init(service: any LockService, limits: RequestLimits, logger: Logger) {
+    init(service: any LockService, limits: RequestLimits, metrics: ServerMetrics, connections: @escaping @Sendable () -> Int, logger: Logger) {
         self.service = service
         self.decoder = LockRequestDecoder(limits: limits)
+        self.metrics = metrics
+        self.connections = connections
         self.logger = logger
     }
 
@@ -41,8 +46,15 @@ struct LockAPI: Sendable {
     /// - Returns: for an acquire, the lock to `abandon` should the client leave before the
     ///   answer. `completion` may already have run when this returns.
     @discardableResult
-    func respond(to request: APIRequest, eventLoop: any EventLoop, completion: @escaping (Response) -> Void) -> GrantedLock? {
+    func respond(to request: APIRequest, eventLoop: any EventLoop, completion answered: @escaping (Response) -> Void) -> GrantedLock? {
         let json = request.wantsJSON
+        let metrics = metrics
+        let started = ContinuousClock.now
+        let label = request.endpoint.metricsLabel
+        let completion = { (response: Response) in
+            metrics.answered(label, after: ContinuousClock.now - started)
+            answered(response)
+        }
         do throws(HTTPError) {
             switch request.endpoint {
             case .home:
@@ -57,13 +69,25 @@ struct LockAPI: Sendable {
                     Response(status: checks.allSatisfy(\.ok) ? .ok : .serviceUnavailable, headers: [("Cache-Control", "no-store")], body: checks.json, contentType: "application/json")
                 }
 
+            case .metrics:
+                let body = metrics.exposition(levels: service.metricsLevels(), connections: connections())
+                completion(Response(status: .ok, headers: [("Cache-Control", "no-store")], body: body, contentType: ServerMetrics.contentType))
+
             case .acquire(let resource):
-                var lockRequest = try decoder.acquireRequest(from: request.body)
+                var lockRequest: LockRequest
+                do throws(HTTPError) {
+                    lockRequest = try decoder.acquireRequest(from: request.body)
+                } catch {
+                    metrics.acquired(.refusedClientError)
+                    throw error
+                }
                 lockRequest.client = request.client
                 let id = request.requestID ?? LockID.random()
                 let base = request.locationBase
-                answer(service.acquire(lockRequest, on: resource, id: id, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { outcome throws(HTTPError) in
-                    try Self.acquired(outcome, locationBase: base, json: json)
+                let unavailable = { metrics.acquired(.refusedUnavailable) }
+                answer(service.acquire(lockRequest, on: resource, id: id, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion, failed: unavailable) { outcome throws(HTTPError) in
+                    metrics.record(outcome, since: started)
+                    return try Self.acquired(outcome, locationBase: base, json: json)
                 }
                 return GrantedLock(id: id, resource: resource)
 
@@ -79,7 +103,9 @@ struct LockAPI: Sendable {
                 let lifetime = try decoder.refreshLifetime(from: request.body)
                 answer(service.refresh(id, on: resource, lifetime: lifetime, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { result throws(HTTPError) in
                     switch result {
-                    case .refreshed(let lock): return .hal(LockRepresentation.lock(lock))
+                    case .refreshed(let lock):
+                        metrics.refreshed()
+                        return .hal(LockRepresentation.lock(lock))
                     case .notActive: throw HTTPError(.conflict, "lock is still waiting; only an active lock can be refreshed")
                     case .notFound: throw .lockNotFound
                     }
@@ -89,6 +115,7 @@ struct LockAPI: Sendable {
                 let id = try Self.lockID(uid)
                 answer(service.release(id, on: resource, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { released throws(HTTPError) in
                     guard released else { throw .lockNotFound }
+                    metrics.released()
                     return .noContent()
                 }
 
@@ -105,11 +132,15 @@ struct LockAPI: Sendable {
             case .deleteResource(let resource):
                 answer(service.deleteResource(resource, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { deleted throws(HTTPError) in
                     guard deleted else { throw HTTPError(.notFound, "no resource (with locks) found") }
+                    metrics.adminDeleted(all: false)
                     return .noContent()
                 }
 
             case .deleteAll:
-                answer(service.deleteAll(eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { _ in .noContent() }
+                answer(service.deleteAll(eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion) { _ in
+                    metrics.adminDeleted(all: true)
+                    return .noContent()
+                }
             }
         } catch {
             completion(.error(error, json: json))
@@ -130,9 +161,10 @@ struct LockAPI: Sendable {
     }
 
     /// Waits for the service on `eventLoop`, then answers.
+    /// - Parameter failed: called when the service could not decide (the answer is a 503).
     private func answer<Value: Sendable>(
         _ future: EventLoopFuture<Value>, json: Bool, eventLoop: any EventLoop, _ completion: @escaping (Response) -> Void,
-        _ makeResponse: @escaping (Value) throws(HTTPError) -> Response
+        failed: (() -> Void)? = nil, _ makeResponse: @escaping (Value) throws(HTTPError) -> Response
     ) {
         let logger = logger
         future.hop(to: eventLoop).assumeIsolated().whenComplete { result in
@@ -141,8 +173,10 @@ struct LockAPI: Sendable {
                 case .success(let value):
                     completion(try makeResponse(value))
                 case .failure(let error as LockServiceUnavailable):
+                    failed?()
                     throw HTTPError(.serviceUnavailable, "lock service unavailable: \(error.reason)")
                 case .failure(let error):
+                    failed?()
                     logger.error("lock service failed", metadata: ["error": "\(error)"])
                     throw HTTPError(.serviceUnavailable, "lock service unavailable")
                 }
@@ -162,7 +196,7 @@ struct LockAPI: Sendable {
     /// The answer to an acquire. A 201 carries its grant, for `releaseUndelivered`.
     static func acquired(_ outcome: AcquireOutcome, locationBase: String, json: Bool) throws(HTTPError) -> Response {
         switch outcome {
-        case .granted(let lock):
+        case .granted(let lock, _):
             let url = locationBase + LockRepresentation.lockPath(lock.resource, lock.id)
             let headers = [("Location", url), ("RDLM-Fencing-Token", String(lock.fencingToken ?? 0))]
             var response = json

@@ -3,13 +3,15 @@ import RDLMCore
 import RDLMWire
 
 /// The URL space of the original RDLM, plus the probes of operations (`/health`,
-/// `/ready`): everything else is 404.
+/// `/ready`, `/metrics`): everything else is 404.
 enum Route: Equatable {
     case home
     /// `/health`: liveness, for systemd, a load balancer or Kubernetes.
     case health
     /// `/ready`: readiness, with the state of each thing serving depends on.
     case ready
+    /// `/metrics`: Prometheus's text exposition, under the admin rule.
+    case metrics
     case resources
     case resource(String)
     case locks(resource: String)
@@ -43,6 +45,7 @@ enum Route: Equatable {
         case (1, "resources"): self = .resources
         case (1, "health"): self = .health
         case (1, "ready"): self = .ready
+        case (1, "metrics"): self = .metrics
         case (2, "resources"): self = .resource(String(names[1]))
         case (2, "locks"): self = .locks(resource: String(names[1]))
         case (3, "locks"): self = .lock(resource: String(names[1]), uid: names[2])
@@ -55,7 +58,7 @@ enum Route: Equatable {
     /// measurable share of routing.
     var allowedMethods: [HTTPMethod] {
         switch self {
-        case .home, .health, .ready: return Self.getOnly
+        case .home, .health, .ready, .metrics: return Self.getOnly
         case .resources, .resource: return Self.getOrDelete
         case .locks: return Self.postOnly
         case .lock: return Self.lockMethods
@@ -69,7 +72,7 @@ enum Route: Equatable {
 
     var isAdmin: Bool {
         switch self {
-        case .resources, .resource: return true
+        case .resources, .resource, .metrics: return true
         case .home, .health, .ready, .locks, .lock: return false
         }
     }
@@ -78,7 +81,7 @@ enum Route: Equatable {
     var resourceName: String? {
         switch self {
         case .resource(let name), .locks(let name), .lock(let name, _): return name
-        case .home, .health, .ready, .resources: return nil
+        case .home, .health, .ready, .metrics, .resources: return nil
         }
     }
 }

@@ -66,6 +66,8 @@ final class Journal: Sendable {
 
     let directory: DataDirectory
     let mode: FsyncMode
+    /// Where fsync latency is recorded, if anywhere.
+    private let metrics: ServerMetrics?
     private let pending = Mutex(Pending())
     private let queue = DispatchQueue(label: "rdlmd.journal")
     private let writer: Writer
@@ -76,7 +78,8 @@ final class Journal: Sendable {
     private let probe: SharedProbe
 
     /// Opens `journal-G` of a generation whose snapshot was just written.
-    init(directory: DataDirectory, generation: Int, snapshotSize: Int, mode: FsyncMode, logger: Logger) throws(StorageError) {
+    init(directory: DataDirectory, generation: Int, snapshotSize: Int, mode: FsyncMode, metrics: ServerMetrics? = nil, logger: Logger) throws(StorageError) {
+        self.metrics = metrics
         self.directory = directory
         self.mode = mode
         self.logger = logger
@@ -172,7 +175,11 @@ final class Journal: Sendable {
         let path = directory.journalPath(writer.generation)
         do {
             try DataFile.writeAll(writer.descriptor, bytes, path: path)
-            if mode != .never { try DataFile.sync(writer.descriptor, path: path) }
+            if mode != .never {
+                let started = ContinuousClock.now
+                try DataFile.sync(writer.descriptor, path: path)
+                metrics?.fsyncTime?.recordInterval(ContinuousClock.now - started)
+            }
             writer.size += bytes.count
         } catch {
             logger.critical("journal write failed; refusing changes from now on", metadata: ["error": "\(error)"])

@@ -31,12 +31,15 @@ public final class LocalLockService: LockService {
     /// Whether debug lines are wanted, decided once: collecting them costs a little.
     private let logsDebug: Bool
     private let journal: Journal?
+    private let metrics: ServerMetrics?
 
     /// - Parameters:
     ///   - lastFencingToken: tokens start after this one (see `FencingSeed`).
     ///   - holders: locks to start with, restored from `journal`'s directory.
-    init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, clock: any LockClock, logger: Logger) {
-        let table = LockTable(limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil, holders: holders)
+    ///   - metrics: where holds that end are counted, if anywhere.
+    init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, metrics: ServerMetrics? = nil, clock: any LockClock, logger: Logger) {
+        let table = LockTable(limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil, recordsHoldEnds: metrics != nil, holders: holders)
+        self.metrics = metrics
         self.state = Mutex(State(table: table))
         self.limits = limits
         self.clock = clock
@@ -59,6 +62,10 @@ public final class LocalLockService: LockService {
     /// Resources with locks, for tests.
     public var resourceCount: Int { state.withLock { $0.table.resourceCount } }
 
+    public func metricsLevels() -> ServerMetrics.Levels {
+        state.withLock { ServerMetrics.Levels(held: $0.table.holderCount, waiting: $0.table.waiterCount, resources: $0.table.resourceCount) }
+    }
+
     public func acquire(_ request: LockRequest, on resource: String, id: LockID, eventLoop: any EventLoop) -> EventLoopFuture<AcquireOutcome> {
         var parked: EventLoopFuture<AcquireOutcome>?
         // For a queued request `perform`'s own future is not used (its value is a
@@ -68,7 +75,7 @@ public final class LocalLockService: LockService {
             let outcome: AcquireOutcome
             switch state.table.acquire(request, on: resource, id: id, now: clock.now) {
             case .granted(let lock):
-                outcome = .granted(lock)
+                outcome = .granted(lock, afterWaiting: false)
             case .queued:
                 let promise = eventLoop.makePromise(of: AcquireOutcome.self)
                 state.parked.park(id, promise)
@@ -262,7 +269,7 @@ public final class LocalLockService: LockService {
             switch event {
             case .granted(let lock):
                 if let promise = state.parked.take(lock.id) {
-                    answers.append(Answer(promise: promise, outcome: .granted(lock)))
+                    answers.append(Answer(promise: promise, outcome: .granted(lock, afterWaiting: true)))
                 }
             case .waitTimedOut(let id, _):
                 if let promise = state.parked.take(id) {
@@ -275,6 +282,9 @@ public final class LocalLockService: LockService {
             case .expired, .holderDeleted:
                 break
             }
+        }
+        if let metrics {
+            for hold in state.table.takeEndedHolds() { metrics.holdEnded(hold) }
         }
         armTimer(&state)
         return answers
@@ -313,7 +323,7 @@ public final class LocalLockService: LockService {
 extension AcquireOutcome {
     var logDescription: String {
         switch self {
-        case .granted(let lock): return "granted, token \(lock.fencingToken ?? 0)"
+        case .granted(let lock, _): return "granted, token \(lock.fencingToken ?? 0)"
         case .waitTimedOut: return "wait timed out"
         case .deleted: return "deleted"
         case .refused(let refusal): return "refused (\(refusal))"

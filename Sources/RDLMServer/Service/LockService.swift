@@ -3,8 +3,8 @@ import RDLMCore
 
 /// How an acquire ended for its HTTP request.
 public enum AcquireOutcome: Sendable, Equatable {
-    /// Granted (201), at once or after waiting, with the lock as it stands.
-    case granted(LockInfo)
+    /// Granted (201), with the lock as it stands; `afterWaiting` when it was queued first.
+    case granted(LockInfo, afterWaiting: Bool = false)
     /// The request's `wait` ran out (408), or it was a try-lock on a held resource.
     case waitTimedOut
     /// The waiting request was deleted by a release of its URL or an admin request (409).
@@ -81,6 +81,9 @@ public protocol LockService: Sendable {
     /// (false once shutdown began) first, then the backend's own (its journal, its etcd
     /// quorum). Never fails; a check that cannot finish in time is reported not ok.
     func readiness(eventLoop: any EventLoop) -> EventLoopFuture<[ReadinessCheck]>
+    /// Locks held, requests waiting and resources, for the gauges of `GET /metrics`: the
+    /// whole table in memory; on etcd, what this daemon granted and has waiting.
+    func metricsLevels() -> ServerMetrics.Levels
     /// Answers every pending acquire with `.shuttingDown` and refuses new ones.
     func shutdown()
 }

@@ -102,7 +102,7 @@ extension EtcdLockService {
                 switch result {
                 case .success(let txn) where txn.succeeded:
                     let lock = granted.lockInfo(id: id, resource: waiter.resource, mode: waiter.mode, token: waiter.revision, wall: wall)
-                    return [self.own(waiter.key, modRevision: txn.revision, record: granted, &state), { waiter.promise.succeed(.granted(lock)) }]
+                    return [self.own(waiter.key, modRevision: txn.revision, record: granted, &state), { waiter.promise.succeed(.granted(lock, afterWaiting: true)) }]
                 case .success:
                     // The key went: released, deleted by an admin, or with an expired session.
                     let answer = self.waiterDeleted(waiter, state)
@@ -122,17 +122,18 @@ extension EtcdLockService {
         let previous = state.holders.removeValue(forKey: key)
         let expires = WallClock().instant((record.expiresMicroseconds ?? 0) * 1_000)
         let wake = clock.wake(at: expires) { [weak self] in self?.lifetimeEnded(key, modRevision: modRevision) }
-        state.holders[key] = Holder(modRevision: modRevision, client: record.client, wake: wake)
+        state.holders[key] = Holder(modRevision: modRevision, client: record.client, grantedMicroseconds: record.grantedMicroseconds, wake: wake)
         return { previous?.wake.cancel() }
     }
 
     func lifetimeEnded(_ key: String, modRevision: Int64) {
-        let due = state.withLock { state -> Bool in
-            guard state.holders[key]?.modRevision == modRevision else { return false }
+        let due = state.withLock { state -> Holder? in
+            guard let holder = state.holders[key], holder.modRevision == modRevision else { return nil }
             state.holders[key] = nil
-            return true
+            return holder
         }
-        guard due else { return }
+        guard let due else { return }
+        holdEnded(due, cause: .expired)
         // Only the version this daemon wrote: a refresh through another daemon is not undone.
         let delete = EtcdTxn(
             compare: [EtcdCompare(key: key, result: .equal, target: .modRevision(modRevision))],

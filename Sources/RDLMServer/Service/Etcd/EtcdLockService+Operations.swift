@@ -59,7 +59,12 @@ extension EtcdLockService {
     private func forget(_ id: LockID, keys: [String], _ state: inout State) -> [Effect] {
         var effects: [Effect] = []
         for key in keys {
-            if let holder = state.holders.removeValue(forKey: key) { effects.append { holder.wake.cancel() } }
+            if let holder = state.holders.removeValue(forKey: key) {
+                effects.append {
+                    holder.wake.cancel()
+                    self.holdEnded(holder, cause: .released)
+                }
+            }
         }
         if let waiter = state.waiters[id], keys.contains(waiter.key), !waiter.granting {
             effects += drop(id, .success(.deleted), deleteKey: false, &state)

@@ -66,6 +66,8 @@ public final class EtcdLockService: LockService {
     struct Holder: Sendable {
         var modRevision: Int64
         var client: String?
+        /// When it was granted (wall clock, µs), for the time-held histogram.
+        var grantedMicroseconds: Int64?
         var wake: any ScheduledWake
     }
 
@@ -114,20 +116,26 @@ public final class EtcdLockService: LockService {
     let limits: LockTableLimits
     let clock: any LockClock
     let logger: Logger
+    let metrics: ServerMetrics?
     let state = Mutex(State())
     /// A linearizable read, for `GET /ready`: it needs a leader and a quorum.
     let quorumProbe: SharedProbe
 
     /// Connects in the background: until a session lease and the watch are in place,
     /// acquires that would wait get 503. `ready` completes once they are.
-    public init(settings: EtcdSettings, limits: LockTableLimits, clock: any LockClock, group: any EventLoopGroup, logger: Logger) {
+    public init(settings: EtcdSettings, limits: LockTableLimits, clock: any LockClock, group: any EventLoopGroup, metrics: ServerMetrics? = nil, logger: Logger) {
+        self.metrics = metrics
         self.settings = settings
         self.space = EtcdLockSpace(prefix: settings.prefix)
         self.limits = limits
         self.clock = clock
         self.logger = logger
         self.name = String(LockID.random().description.prefix(16))
-        self.etcd = EtcdClient(endpoints: settings.endpoints, eventLoopGroup: group, requestTimeout: settings.requestTimeout, logger: logger)
+        var requestFinished: (@Sendable (Duration) -> Void)?
+        if let timer = metrics?.etcdRequestTime { requestFinished = { timer.recordInterval($0) } }
+        self.etcd = EtcdClient(
+            endpoints: settings.endpoints, eventLoopGroup: group, requestTimeout: settings.requestTimeout, logger: logger,
+            requestFinished: requestFinished)
         self.batcher = EtcdWriteBatcher(etcd: etcd)
         self.quorumProbe = SharedProbe { [etcd, space] eventLoop in
             etcd.range(space.prefix + "ready").map { _ -> String? in nil }
@@ -149,6 +157,21 @@ public final class EtcdLockService: LockService {
 
     /// Locks held or waiting through this daemon.
     public var lockCount: Int { state.withLock { $0.waiters.count + $0.holders.count } }
+
+    public func metricsLevels() -> ServerMetrics.Levels {
+        let (holderKeys, waiting, waitedOn) = state.withLock { state in
+            (Array(state.holders.keys), state.waiters.count, Array(state.views.keys))
+        }
+        let resources = Set(holderKeys.compactMap { space.parse($0)?.resource }).union(waitedOn)
+        return ServerMetrics.Levels(held: holderKeys.count, waiting: waiting, resources: resources.count)
+    }
+
+    /// A hold this daemon timed ended through it (released here, or expired on its timer).
+    func holdEnded(_ holder: Holder, cause: LockTable.EndedHold.Cause) {
+        guard let metrics, let granted = holder.grantedMicroseconds else { return }
+        let heldFor = Duration.microseconds(max(0, WallClock().microseconds(clock.now) - granted))
+        metrics.holdEnded(LockTable.EndedHold(heldFor: heldFor, cause: cause))
+    }
 
     func run(_ effects: [Effect]) {
         for effect in effects { effect() }
@@ -207,7 +230,12 @@ public final class EtcdLockService: LockService {
     /// nothing.
     private func noteDeleted(_ event: EtcdEvent, _ state: inout State) -> [Effect] {
         guard event.kind == .delete, let holder = state.holders.removeValue(forKey: event.kv.key) else { return [] }
-        return [{ holder.wake.cancel() }]
+        return [{
+            holder.wake.cancel()
+            // Released through this daemon or another, or deleted by an admin: the delete
+            // event does not say which, and only expiries are counted apart.
+            self.holdEnded(holder, cause: .released)
+        }]
     }
 
     // MARK: Shutdown
