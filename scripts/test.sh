@@ -36,11 +36,11 @@ swift test --skip-build
 
 # A Python environment with rdlm-py, kept in .build so later runs reuse it.
 venv=.build/compat-venv
-if ! "$venv/bin/python" -c 'import rdlmpy, pytest' 2>/dev/null; then
-    echo "==> installing rdlm-py 0.2.0 and pytest into $venv" >&2
+if ! "$venv/bin/python" -c 'import rdlmpy, pytest, prometheus_client' 2>/dev/null; then
+    echo "==> installing rdlm-py 0.2.0, pytest and prometheus-client into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel
+    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel prometheus-client
     "$venv/bin/python" Tests/compat/install_rdlm_py.py
 fi
 
@@ -129,7 +129,7 @@ RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tes
 echo "==> hostile load: floods, slow requests, bad Host, early FIN, quotas, out of descriptors, --max-connections, ambiguous JSON" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/hostile
 
-echo "==> operations: SIGHUP reload of the admin file, the systemd unit, sd_notify readiness, JSON logs" >&2
+echo "==> operations: SIGHUP reload of the admin file, the systemd unit, sd_notify readiness, JSON logs, /metrics" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/ops
 
 echo "==> etcd: fault test and failure bounds (3 daemons on a 3-member etcd cluster; kills, pauses, lost quorum)" >&2
