@@ -29,26 +29,6 @@ public struct LockTable: Sendable {
         case duplicateID
     }
 
-    /// A hold that ended, for the time-held histogram (when `recordsHoldEnds`).
-    public struct EndedHold: Sendable, Equatable {
-        public enum Cause: Sendable, Equatable {
-            /// Deleted by its URL.
-            case released
-            /// Its lifetime ran out.
-            case expired
-            /// Dropped by an admin request.
-            case deleted
-        }
-
-        public var heldFor: Duration
-        public var cause: Cause
-
-        public init(heldFor: Duration, cause: Cause) {
-            self.heldFor = heldFor
-            self.cause = cause
-        }
-    }
-
     /// What a refresh found.
     public enum RefreshResult: Sendable, Equatable {
         case refreshed(LockInfo)
@@ -77,11 +57,11 @@ public struct LockTable: Sendable {
     private var deadlines = DeadlineHeap<LockID>()
     private var events: [LockEvent] = []
     private var changes: [DurableChange] = []
-    private var endedHolds: [EndedHold] = []
+    private var activity: [LockActivity] = []
     /// Whether to record `DurableChange`s for a journal; off, recording costs nothing.
     public let recordsChanges: Bool
-    /// Whether to record `EndedHold`s for `takeEndedHolds()`; off, recording costs nothing.
-    public let recordsHoldEnds: Bool
+    /// Whether to record `LockActivity` for `takeActivity()`; off, recording costs nothing.
+    public let recordsActivity: Bool
     /// The last fencing token granted; the next grant gets one more.
     public private(set) var lastFencingToken: FencingToken
 
@@ -89,16 +69,16 @@ public struct LockTable: Sendable {
     ///   - lastFencingToken: tokens granted by this table start after it, so a table seeded
     ///     above every token an earlier one granted never repeats one.
     ///   - recordsChanges: keep `DurableChange`s for `takeChanges()`.
-    ///   - recordsHoldEnds: keep `EndedHold`s for `takeEndedHolds()`.
+    ///   - recordsActivity: keep every change as `LockActivity` for `takeActivity()`.
     ///   - holders: active locks to start with (restored from a journal), in grant order.
     ///     A holder that conflicts with an earlier one on its resource is left out.
     public init(
         limits: LockTableLimits = LockTableLimits(), lastFencingToken: FencingToken = 0,
-        recordsChanges: Bool = false, recordsHoldEnds: Bool = false, holders: [LockInfo] = []
+        recordsChanges: Bool = false, recordsActivity: Bool = false, holders: [LockInfo] = []
     ) {
         self.limits = limits
         self.recordsChanges = recordsChanges
-        self.recordsHoldEnds = recordsHoldEnds
+        self.recordsActivity = recordsActivity
         self.lastFencingToken = lastFencingToken
         for lock in holders {
             guard let token = lock.fencingToken, records[lock.id] == nil,
@@ -123,11 +103,11 @@ public struct LockTable: Sendable {
         return changes
     }
 
-    /// Hands over the holds that ended since the last call (when `recordsHoldEnds`).
-    public mutating func takeEndedHolds() -> [EndedHold] {
-        guard !endedHolds.isEmpty else { return [] }
-        defer { endedHolds = [] }
-        return endedHolds
+    /// Hands over every change since the last call, in order (when `recordsActivity`).
+    public mutating func takeActivity() -> [LockActivity] {
+        guard !activity.isEmpty else { return [] }
+        defer { activity = [] }
+        return activity
     }
 
     /// Gives back the room that a crowd of locks, now gone, made the table's collections
@@ -198,6 +178,7 @@ public struct LockTable: Sendable {
         guard (resources[resource]?.waiting ?? 0) < limits.maxWaitersPerResource else { return .refused(.tooManyWaiters) }
         store(id, Record(resource: resource, request: request, state: .waiting(since: now, expires: now + request.wait)))
         resources[resource, default: Resource()].enqueue(id)
+        note(.waiting, id, at: now)
         return .queued
     }
 
@@ -209,8 +190,9 @@ public struct LockTable: Sendable {
         guard let record = records[id], record.resource == resource else { return false }
         switch record.state {
         case .active:
-            dropHolder(id, of: resource, at: now, cause: .released)
+            dropHolder(id, of: resource, at: now, as: .released)
         case .waiting:
+            note(.withdrawn, id, at: now)
             dropWaiter(id, of: resource)
             events.append(.waiterDeleted(id, resource: resource))
         }
@@ -225,6 +207,7 @@ public struct LockTable: Sendable {
     public mutating func abandon(_ id: LockID, now: ContinuousClock.Instant) -> Bool {
         advance(to: now)
         guard let record = records[id], case .waiting = record.state else { return false }
+        note(.withdrawn, id, at: now)
         dropWaiter(id, of: record.resource)
         promoteWaiters(of: record.resource, at: now)
         forgetIfEmpty(record.resource)
@@ -244,6 +227,7 @@ public struct LockTable: Sendable {
         store(id, record)
         let refreshed = LockInfo(id: id, resource: resource, request: record.request, state: record.state)
         if recordsChanges { changes.append(.refreshed(refreshed)) }
+        note(.refreshed, id, at: now)
         // A lease renewed for no time at all ends now, not at the next operation.
         advance(to: now)
         return .refreshed(refreshed)
@@ -257,11 +241,12 @@ public struct LockTable: Sendable {
         guard let entry = resources.removeValue(forKey: resource) else { return false }
         for id in entry.holderIDs {
             if recordsChanges { changes.append(.released(id)) }
-            noteHoldEnded(id, at: now, cause: .deleted)
+            note(.deleted, id, at: now)
             forget(id)
             events.append(.holderDeleted(id, resource: resource))
         }
         for id in entry.queue where isWaiting(id) {
+            note(.deleted, id, at: now)
             forget(id)
             events.append(.waiterDeleted(id, resource: resource))
         }
@@ -283,10 +268,11 @@ public struct LockTable: Sendable {
             guard let record = records[id] else { continue }
             switch record.state {
             case .waiting:
+                note(.withdrawn, id, at: deadline)
                 dropWaiter(id, of: record.resource)
                 events.append(.waitTimedOut(id, resource: record.resource))
             case .active:
-                dropHolder(id, of: record.resource, at: deadline, cause: .expired)
+                dropHolder(id, of: record.resource, at: deadline, as: .expired)
                 events.append(.expired(id, resource: record.resource))
             }
             // A leaving head may have been all that kept compatible waiters behind it out.
@@ -346,19 +332,21 @@ public struct LockTable: Sendable {
         hold(id, Record(resource: resource, request: request, state: state))
         let lock = LockInfo(id: id, resource: resource, request: request, state: state)
         if recordsChanges { changes.append(.granted(lock)) }
+        if recordsActivity { activity.append(LockActivity(.granted, lock, at: now)) }
         return lock
     }
 
-    private mutating func dropHolder(_ id: LockID, of resource: String, at now: ContinuousClock.Instant, cause: EndedHold.Cause) {
+    private mutating func dropHolder(_ id: LockID, of resource: String, at now: ContinuousClock.Instant, as kind: LockActivity.Kind) {
         if recordsChanges { changes.append(.released(id)) }
-        noteHoldEnded(id, at: now, cause: cause)
+        note(kind, id, at: now)
         forget(id)
         resources[resource]?.removeHolder(id)
     }
 
-    private mutating func noteHoldEnded(_ id: LockID, at now: ContinuousClock.Instant, cause: EndedHold.Cause) {
-        guard recordsHoldEnds, case .active(let since, _, _)? = records[id]?.state else { return }
-        endedHolds.append(EndedHold(heldFor: now - since, cause: cause))
+    /// Records a change to a lock still in the table, as it stands.
+    private mutating func note(_ kind: LockActivity.Kind, _ id: LockID, at now: ContinuousClock.Instant) {
+        guard recordsActivity, let record = records[id] else { return }
+        activity.append(LockActivity(kind, LockInfo(id: id, resource: record.resource, request: record.request, state: record.state), at: now))
     }
 
     private mutating func dropWaiter(_ id: LockID, of resource: String) {

@@ -122,9 +122,9 @@ public final class ServerMetrics: Sendable {
     func adminDeleted(all: Bool) { adminDeletes[all]?.increment() }
 
     /// A hold that ended through this daemon: released, expired or deleted.
-    func holdEnded(_ hold: LockTable.EndedHold) {
-        heldTime.recordInterval(hold.heldFor)
-        if hold.cause == .expired { expiries.increment() }
+    func holdEnded(after heldFor: Duration, expired: Bool) {
+        heldTime.recordInterval(heldFor)
+        if expired { expiries.increment() }
     }
 
     func answered(_ label: String, after duration: Duration) {

@@ -38,7 +38,7 @@ public final class LocalLockService: LockService {
     ///   - holders: locks to start with, restored from `journal`'s directory.
     ///   - metrics: where holds that end are counted, if anywhere.
     init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, metrics: ServerMetrics? = nil, clock: any LockClock, logger: Logger) {
-        let table = LockTable(limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil, recordsHoldEnds: metrics != nil, holders: holders)
+        let table = LockTable(limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil, recordsActivity: metrics != nil, holders: holders)
         self.metrics = metrics
         self.state = Mutex(State(table: table))
         self.limits = limits
@@ -284,7 +284,9 @@ public final class LocalLockService: LockService {
             }
         }
         if let metrics {
-            for hold in state.table.takeEndedHolds() { metrics.holdEnded(hold) }
+            for change in state.table.takeActivity() {
+                if let heldFor = change.heldFor { metrics.holdEnded(after: heldFor, expired: change.kind == .expired) }
+            }
         }
         armTimer(&state)
         return answers

@@ -133,7 +133,7 @@ extension EtcdLockService {
             return holder
         }
         guard let due else { return }
-        holdEnded(due, cause: .expired)
+        holdEnded(due, expired: true)
         // Only the version this daemon wrote: a refresh through another daemon is not undone.
         let delete = EtcdTxn(
             compare: [EtcdCompare(key: key, result: .equal, target: .modRevision(modRevision))],

@@ -62,7 +62,7 @@ extension EtcdLockService {
             if let holder = state.holders.removeValue(forKey: key) {
                 effects.append {
                     holder.wake.cancel()
-                    self.holdEnded(holder, cause: .released)
+                    self.holdEnded(holder, expired: false)
                 }
             }
         }

@@ -167,10 +167,10 @@ public final class EtcdLockService: LockService {
     }
 
     /// A hold this daemon timed ended through it (released here, or expired on its timer).
-    func holdEnded(_ holder: Holder, cause: LockTable.EndedHold.Cause) {
+    func holdEnded(_ holder: Holder, expired: Bool) {
         guard let metrics, let granted = holder.grantedMicroseconds else { return }
         let heldFor = Duration.microseconds(max(0, WallClock().microseconds(clock.now) - granted))
-        metrics.holdEnded(LockTable.EndedHold(heldFor: heldFor, cause: cause))
+        metrics.holdEnded(after: heldFor, expired: expired)
     }
 
     func run(_ effects: [Effect]) {
@@ -234,7 +234,7 @@ public final class EtcdLockService: LockService {
             holder.wake.cancel()
             // Released through this daemon or another, or deleted by an admin: the delete
             // event does not say which, and only expiries are counted apart.
-            self.holdEnded(holder, cause: .released)
+            self.holdEnded(holder, expired: false)
         }]
     }
 

@@ -1,9 +1,10 @@
 import Testing
 @testable import RDLMCore
 
-/// What the metrics read of the table: how many hold and wait, and how long holds lasted.
-@Suite("Hold statistics")
-struct HoldStatisticsTests {
+/// What the metrics and the event stream read of the table: how many hold and wait, and
+/// every change as it happened.
+@Suite("Activity and counts")
+struct ActivityTests {
     @Test("holder and waiter counts follow grants, queueing, promotion, expiry and deletes")
     func counts() {
         let t0 = ContinuousClock.now
@@ -24,30 +25,39 @@ struct HoldStatisticsTests {
         #expect(table.waiterCount == 0)
     }
 
-    @Test("ended holds are recorded only when asked, with their cause and length")
-    func endedHolds() {
+    @Test("every change is recorded, in order, only when asked")
+    func activity() {
         let t0 = ContinuousClock.now
         var quiet = LockTable()
         _ = quiet.acquire(exclusive(lifetime: .seconds(10)), on: "r", id: lid(1), now: t0)
         _ = quiet.release(lid(1), on: "r", now: t0 + .seconds(1))
-        #expect(quiet.takeEndedHolds().isEmpty)
+        #expect(quiet.takeActivity().isEmpty)
 
-        var table = LockTable(recordsHoldEnds: true)
+        var table = LockTable(recordsActivity: true)
         _ = table.acquire(exclusive(lifetime: .seconds(10)), on: "r", id: lid(1), now: t0)
         _ = table.acquire(exclusive(lifetime: .seconds(5), wait: .seconds(60)), on: "r", id: lid(2), now: t0)
         _ = table.acquire(exclusive(lifetime: .seconds(60)), on: "x", id: lid(3), now: t0)
-        // A waiter deleted by its URL held nothing.
         _ = table.acquire(exclusive(lifetime: .seconds(5), wait: .seconds(60)), on: "x", id: lid(4), now: t0)
+        _ = table.acquire(exclusive(lifetime: .seconds(5), wait: .seconds(1)), on: "x", id: lid(5), now: t0)
+        _ = table.acquire(exclusive(lifetime: .seconds(5), wait: .seconds(60)), on: "x", id: lid(6), now: t0)
         _ = table.release(lid(4), on: "x", now: t0 + .seconds(1))
+        _ = table.refresh(lid(1), on: "r", lifetime: nil, now: t0 + .seconds(1))
         _ = table.release(lid(1), on: "r", now: t0 + .seconds(2))
+        table.abandon(lid(6), now: t0 + .seconds(3))
         table.advance(to: t0 + .seconds(30))
         _ = table.deleteResource("x", now: t0 + .seconds(40))
-        #expect(table.takeEndedHolds() == [
-            .init(heldFor: .seconds(2), cause: .released),
-            // Granted at 2 s, lifetime 5 s: it expired at its own deadline, not at 30 s.
-            .init(heldFor: .seconds(5), cause: .expired),
-            .init(heldFor: .seconds(40), cause: .deleted),
+        let changes = table.takeActivity()
+        #expect(changes.map { "\($0.kind) \($0.lock.id.low)" } == [
+            "granted 1", "waiting 2", "granted 3", "waiting 4", "waiting 5", "waiting 6",
+            // The release at 1 s first applies what was due: the 1 s wait of 5 ran out.
+            "withdrawn 5", "withdrawn 4", "refreshed 1", "released 1", "granted 2", "withdrawn 6",
+            // Granted at 2 s for 5 s: it expired at 7 s, its own deadline, not at 30 s.
+            "expired 2", "deleted 3",
         ])
-        #expect(table.takeEndedHolds().isEmpty)
+        #expect(changes.map(\.at) == [t0, t0, t0, t0, t0, t0, t0 + .seconds(1), t0 + .seconds(1), t0 + .seconds(1),
+                                       t0 + .seconds(2), t0 + .seconds(2), t0 + .seconds(3), t0 + .seconds(7), t0 + .seconds(40)])
+        #expect(changes.compactMap(\.heldFor) == [.seconds(2), .seconds(5), .seconds(40)])
+        #expect(changes.first { $0.kind == .granted && $0.lock.id == lid(2) }?.lock.fencingToken == 3)
+        #expect(table.takeActivity().isEmpty)
     }
 }
