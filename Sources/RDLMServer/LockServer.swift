@@ -23,15 +23,17 @@ public final class LockServer: Sendable {
     private let logger: Logger
     private let housekeeping: [RepeatedTask]
     private let admission: Admission
+    private let events: LockEventHub
 
     /// The address actually bound (the port is known here when 0 was asked for).
     public var localAddress: SocketAddress? { channel.localAddress }
     /// The port actually bound.
     public var port: Int { channel.localAddress?.port ?? configuration.port }
 
-    private init(configuration: ServerConfiguration, backend: Backend, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], admission: Admission, logger: Logger) {
+    private init(configuration: ServerConfiguration, backend: Backend, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], admission: Admission, events: LockEventHub, logger: Logger) {
         self.configuration = configuration
         self.admission = admission
+        self.events = events
         switch backend {
         case .local(let local):
             self.service = local
@@ -57,6 +59,7 @@ public final class LockServer: Sendable {
         let backendName = configuration.etcd != nil ? ServerMetrics.etcdBackend
             : configuration.persistence != nil ? ServerMetrics.dataDirectoryBackend : ServerMetrics.memoryBackend
         let metrics = ServerMetrics(backend: backendName)
+        let events = LockEventHub(settings: configuration.events)
         var journal: Journal?
         do {
             var holders: [LockInfo] = []
@@ -80,13 +83,13 @@ public final class LockServer: Sendable {
             } else {
                 backend = .local(LocalLockService(
                     limits: configuration.limits.table, lastFencingToken: lastToken, holders: holders,
-                    journal: journal, metrics: metrics, clock: lockClock, logger: logger))
+                    journal: journal, metrics: metrics, events: events, clock: lockClock, logger: logger))
             }
             // Counts the open connections, for --max-connections and the memory reclaimer.
             let limiter = ConnectionLimiter(limit: configuration.maxConnections, logger: logger)
             let sweepers = ConnectionSweepers(group: group, interval: ConnectionSweeper.interval(for: configuration.limits))
             let shared = RequestContext(
-                service: backend.service, configuration: configuration, metrics: metrics, connections: { limiter.count },
+                service: backend.service, configuration: configuration, metrics: metrics, events: events, connections: { limiter.count },
                 logger: logger, sweepers: sweepers)
             let reclaimer = MemoryReclaimer(logger: logger, load: { limiter.count + backend.lockCount }, compact: { backend.compact() })
             let trimming = reclaimer.start(on: group.next())
@@ -103,7 +106,7 @@ public final class LockServer: Sendable {
             actual.port = bound.localAddress?.port ?? configuration.port
             return LockServer(
                 configuration: actual, backend: backend, journal: journal, group: group, channel: bound,
-                quiescing: quiescing, housekeeping: sweepers.tasks + [trimming], admission: shared.admission, logger: logger)
+                quiescing: quiescing, housekeeping: sweepers.tasks + [trimming], admission: shared.admission, events: events, logger: logger)
         } catch {
             journal?.close()
             try? await group.shutdownGracefully()
@@ -193,6 +196,7 @@ public final class LockServer: Sendable {
             helper = nil
         }
         for task in housekeeping { task.cancel() }
+        events.closeAll()
         service.shutdown()
         let deadline = loop.scheduleTask(in: Self.shutdownGracePeriod) {
             quiesced.fail(ChannelError.ioOnClosedChannel)

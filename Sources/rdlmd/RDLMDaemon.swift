@@ -93,6 +93,15 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --etcd-endpoints: seconds an etcd request may take; a request that needed it is then answered 503.", valueName: "seconds"))
     var etcdTimeout: Double = 2
 
+    @Option(help: ArgumentHelp("GET /events: changes kept for clients that reconnect with Last-Event-ID; one that missed more gets a reset and a snapshot.", valueName: "count"))
+    var eventHistory = EventStreamSettings().historyLimit
+
+    @Option(help: ArgumentHelp("GET /events: changes one stream may have queued that its client has not read; past it the client gets a final reset and its stream is closed.", valueName: "count"))
+    var eventBuffer = EventStreamSettings().bufferLimit
+
+    @Option(help: ArgumentHelp("GET /events: seconds between the heartbeat comments that keep proxies from cutting an idle stream.", valueName: "seconds"))
+    var eventHeartbeat = 15.0
+
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
@@ -103,14 +112,14 @@ struct RDLMDaemon: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard maxLifetime > 0, maxLifetime.isFinite else { throw ValidationError("--max-lifetime must be a positive number of seconds") }
         guard maxWait >= 0, maxWait.isFinite else { throw ValidationError("--max-wait must be zero or more seconds") }
-        for (name, value) in [("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout)] where !(value > 0 && value.isFinite) {
+        for (name, value) in [("--request-timeout", requestTimeout), ("--idle-timeout", idleTimeout), ("--event-heartbeat", eventHeartbeat)] where !(value > 0 && value.isFinite) {
             throw ValidationError("\(name) must be a positive number of seconds")
         }
         for (name, value) in [
             ("--max-body-bytes", maxBodyBytes), ("--max-title-bytes", maxTitleBytes),
             ("--max-resource-name-length", maxResourceNameLength), ("--max-waiters-per-resource", maxWaitersPerResource),
             ("--max-locks", maxLocks), ("--max-locks-per-client", maxLocksPerClient), ("--threads", threads),
-            ("--max-connections", maxConnections ?? 1),
+            ("--max-connections", maxConnections ?? 1), ("--event-history", eventHistory), ("--event-buffer", eventBuffer),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -177,6 +186,9 @@ struct RDLMDaemon: AsyncParsableCommand {
             host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads, persistence: persistence,
             publicURL: publicURL.flatMap(PublicURL.normalized))
         configuration.maxConnections = connectionLimit
+        configuration.events.historyLimit = eventHistory
+        configuration.events.bufferLimit = eventBuffer
+        configuration.events.heartbeat = .seconds(eventHeartbeat)
         if let endpoints = etcdEndpoints.flatMap(Self.endpoints) {
             configuration.etcd = EtcdSettings(
                 endpoints: endpoints, prefix: etcdPrefix, sessionTTL: Int64(etcdSessionTtl), requestTimeout: .seconds(etcdTimeout))

@@ -1,6 +1,7 @@
 import Logging
 import NIOHTTP1
 import RDLMCore
+import RDLMWire
 import Synchronization
 
 /// Every request the daemon answers, once its path and method are known. The switch over
@@ -15,6 +16,8 @@ enum Endpoint: Equatable, Sendable {
     case ready
     /// `GET /metrics` (admin): Prometheus's text exposition.
     case metrics
+    /// `GET /events[?resource=NAME]` (admin): Server-Sent Events, served by the connection.
+    case events(resource: String?)
     /// `POST /locks/{resource}`
     case acquire(resource: String)
     /// `GET /locks/{resource}/{uid}`
@@ -39,6 +42,7 @@ enum Endpoint: Equatable, Sendable {
         case (.health, .GET): self = .health
         case (.ready, .GET): self = .ready
         case (.metrics, .GET): self = .metrics
+        case (.events, .GET): self = .events(resource: nil)
         case (.locks(let resource), .POST): self = .acquire(resource: resource)
         case (.lock(let resource, let uid), .GET): self = .show(resource: resource, uid: uid)
         case (.lock(let resource, let uid), .PATCH): self = .refresh(resource: resource, uid: uid)
@@ -55,7 +59,7 @@ enum Endpoint: Equatable, Sendable {
 
     var isAdmin: Bool {
         switch self {
-        case .resourceList, .resource, .deleteResource, .deleteAll, .metrics: return true
+        case .resourceList, .resource, .deleteResource, .deleteAll, .metrics, .events: return true
         case .home, .health, .ready, .acquire, .show, .refresh, .release: return false
         }
     }
@@ -67,6 +71,7 @@ enum Endpoint: Equatable, Sendable {
         case .health: return "health"
         case .ready: return "ready"
         case .metrics: return "metrics"
+        case .events: return "events"
         case .acquire: return "acquire"
         case .show: return "show"
         case .refresh: return "refresh"
@@ -79,7 +84,7 @@ enum Endpoint: Equatable, Sendable {
     }
 
     static let metricsLabels = [
-        "home", "health", "ready", "metrics", "acquire", "show", "refresh", "release",
+        "home", "health", "ready", "metrics", "events", "acquire", "show", "refresh", "release",
         "resource_list", "resource", "delete_resource", "delete_all",
     ]
 
@@ -89,7 +94,7 @@ enum Endpoint: Equatable, Sendable {
         case .acquire(let name), .show(let name, _), .refresh(let name, _), .release(let name, _),
              .resource(let name), .deleteResource(let name):
             return name
-        case .home, .health, .ready, .metrics, .resourceList, .deleteAll:
+        case .home, .health, .ready, .metrics, .events, .resourceList, .deleteAll:
             return nil
         }
     }
@@ -136,7 +141,8 @@ final class Admission: Sendable {
         let host = try Self.host(of: head)
         let authority = target.authority ?? host
         guard let route = Route(path: target.path) else { throw HTTPError(.notFound, "not found") }
-        let endpoint = try Endpoint(route, method: head.method)
+        var endpoint = try Endpoint(route, method: head.method)
+        if case .events = endpoint { endpoint = .events(resource: try Self.resourceFilter(target.query)) }
         let limits = configuration.limits
         if let name = endpoint.resourceName, name.utf8.count > limits.maxResourceNameLength {
             throw HTTPError(.badRequest, "resource name is longer than \(limits.maxResourceNameLength) characters")
@@ -160,6 +166,15 @@ final class Admission: Sendable {
     }
 
     static let requestIDHeader = "RDLM-Request-Id"
+
+    /// `/events`'s query: nothing, or `resource=NAME` with a valid name.
+    static func resourceFilter(_ query: Substring?) throws(HTTPError) -> String? {
+        guard let query, !query.isEmpty else { return nil }
+        guard query.hasPrefix("resource="), case let name = query.dropFirst("resource=".count), ResourceName.isValid(name) else {
+            throw HTTPError(.badRequest, "the only query /events takes is resource=NAME, a resource name ([a-zA-Z0-9]+)")
+        }
+        return String(name)
+    }
 
     /// `RDLM-Request-Id: <32 lowercase hex digits>`, at most once; nil when absent.
     static func requestID(of head: HTTPRequestHead) throws(HTTPError) -> LockID? {
@@ -208,10 +223,16 @@ final class Admission: Sendable {
 struct RequestTarget {
     var path: Substring
     var authority: Substring?
+    /// What follows `?`, without a fragment; nil when there is no `?`.
+    var query: Substring?
 
     init(_ uri: String) throws(HTTPError) {
         var rest = Substring(uri)
         if let queryStart = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+            if rest.utf8[queryStart] == UInt8(ascii: "?") {
+                let afterMark = rest[rest.utf8.index(after: queryStart)...]
+                query = afterMark.utf8.firstIndex(of: UInt8(ascii: "#")).map { afterMark[..<$0] } ?? afterMark
+            }
             rest = rest[..<queryStart]
         }
         guard rest.utf8.first != UInt8(ascii: "/") else {

@@ -29,12 +29,15 @@ struct LockAPI: Sendable {
     let service: any LockService
     let decoder: LockRequestDecoder
     let metrics: ServerMetrics
+    /// `GET /events`'s feed.
+    let events: LockEventHub
     /// Open connections now, for `rdlm_open_connections`.
     let connections: @Sendable () -> Int
     let logger: Logger
 
-    init(service: any LockService, limits: RequestLimits, metrics: ServerMetrics, connections: @escaping @Sendable () -> Int, logger: Logger) {
+    init(service: any LockService, limits: RequestLimits, metrics: ServerMetrics, events: LockEventHub, connections: @escaping @Sendable () -> Int, logger: Logger) {
         self.service = service
+        self.events = events
         self.decoder = LockRequestDecoder(limits: limits)
         self.metrics = metrics
         self.connections = connections
@@ -69,8 +72,12 @@ struct LockAPI: Sendable {
                     Response(status: checks.allSatisfy(\.ok) ? .ok : .serviceUnavailable, headers: [("Cache-Control", "no-store")], body: checks.json, contentType: "application/json")
                 }
 
+            case .events:
+                // The connection serves streams itself (`openStream`); nothing else asks.
+                throw HTTPError(.badRequest, "the event stream is served by the connection")
+
             case .metrics:
-                let body = metrics.exposition(levels: service.metricsLevels(), connections: connections())
+                let body = metrics.exposition(levels: service.metricsLevels(), connections: connections(), streams: events.subscriberCount)
                 completion(Response(status: .ok, headers: [("Cache-Control", "no-store")], body: body, contentType: ServerMetrics.contentType))
 
             case .acquire(let resource):
@@ -146,6 +153,26 @@ struct LockAPI: Sendable {
             completion(.error(error, json: json))
         }
         return nil
+    }
+
+    /// Opens `GET /events` for a connection on `loop`: its subscription, and its first bytes.
+    /// - Throws: 503 when the backend publishes no events (etcd, for now).
+    func openStream(resource: String?, lastEventID: String?, loop: any EventLoop, sink: EventSink) throws(HTTPError) -> (EventSubscription, [UInt8]) {
+        guard let source = service as? any LockEventSource else {
+            throw HTTPError(.serviceUnavailable, "the event stream is not available with the etcd backend yet")
+        }
+        let hub = events
+        let subscription = EventSubscription(
+            loop: loop, resource: resource, epoch: hub.epoch, settings: hub.settings, sink: sink,
+            onOverflow: { [metrics] in metrics.streamDropped() })
+        let opening = source.subscribe(subscription, to: hub, lastEventID: lastEventID)
+        return (subscription, opening.encoded(epoch: hub.epoch))
+    }
+
+    /// The connection of a stream closed.
+    func endStream(_ subscription: EventSubscription) {
+        subscription.ended()
+        events.unsubscribe(subscription)
     }
 
     /// The client of a pending acquire left.

@@ -82,6 +82,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// input comes in the same read as its request, it left before it could read the
     /// answer (the first write to such a socket still succeeds), so these are released.
     private var recentGrants: [GrantedLock] = []
+    /// `GET /events`: the stream this connection now carries; no more requests are read.
+    private var eventStream: EventSubscription?
     /// This connection's context while the handler is in its pipeline (for the sweeper).
     private var context: ChannelHandlerContext?
     /// Links of this loop's `ConnectionSweeper` list.
@@ -190,6 +192,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         isWritable = context.channel.isWritable
+        if isWritable { eventStream?.flush() }
         if isWritable { resumeInput(context: context) }
         context.fireChannelWritabilityChanged()
     }
@@ -214,6 +217,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isActive = false
+        if let eventStream { shared.api.endStream(eventStream) }
         if case .answering(_, let parked?) = state {
             shared.api.abandon(parked)
         }
@@ -227,6 +231,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             isQuiescing = true
+            eventStream?.close()
             // Between requests nothing is lost by closing now; otherwise the answer in
             // flight goes out first, with `Connection: close`.
             if case .idle = state, requestStarted == nil, backlog.isEmpty {
@@ -294,6 +299,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if case .acquire = admitted.endpoint {
             locationBase = self.locationBase(authority: admitted.authority, context: context)
         }
+        if case .events(let resource) = admitted.endpoint {
+            startEventStream(resource: resource, lastEventID: head.headers.first(name: "last-event-id"), request: request, context: context)
+            return
+        }
         if peer == nil { peer = .some(context.channel.remoteAddress?.ipAddress) }
         let apiRequest = APIRequest(endpoint: admitted.endpoint, body: body, wantsJSON: request.wantsJSON, locationBase: locationBase, client: peer ?? nil, requestID: admitted.requestID)
         let parked = shared.api.respond(to: apiRequest, eventLoop: context.eventLoop) { [self] response in
@@ -303,6 +312,33 @@ final class ConnectionHandler: ChannelDuplexHandler {
         // client leaves first.
         if let parked, case .answering(let current, nil) = state, current.number == request.number {
             state = .answering(current, parked: parked)
+        }
+    }
+
+    /// Turns this connection into the event stream: the answer's head, then its first
+    /// message, then changes as they come, until either side closes it.
+    private func startEventStream(resource: String?, lastEventID: String?, request: Request, context: ChannelHandlerContext) {
+        let sink = EventSink(
+            write: { bytes in context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)), promise: nil) },
+            isWritable: { context.channel.isWritable },
+            close: { context.close(promise: nil) },
+            finish: { bytes in
+                let written = context.eventLoop.makePromise(of: Void.self)
+                context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)), promise: written)
+                let late = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(5)) { context.close(promise: nil) }
+                written.futureResult.assumeIsolated().whenComplete { _ in
+                    late.cancel()
+                    context.close(promise: nil)
+                }
+            })
+        do throws(HTTPError) {
+            let (subscription, first) = try shared.api.openStream(resource: resource, lastEventID: lastEventID, loop: context.eventLoop, sink: sink)
+            state = .closing
+            eventStream = subscription
+            write(.eventStream, version: request.version, keepAlive: false, includeBody: false, context: context, closesAfter: false)
+            subscription.start(with: first)
+        } catch {
+            respond(.error(error, json: request.wantsJSON), to: request, context: context)
         }
     }
 
@@ -379,10 +415,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Writes one whole answer; without keep-alive, closes the connection once it is out.
-    private func write(_ response: Response, version: HTTPVersion, keepAlive: Bool, includeBody: Bool, context: ChannelHandlerContext, written: EventLoopPromise<Void>? = nil) {
+    private func write(_ response: Response, version: HTTPVersion, keepAlive: Bool, includeBody: Bool, context: ChannelHandlerContext, written: EventLoopPromise<Void>? = nil, closesAfter: Bool = true) {
         var buffer = context.channel.allocator.buffer(capacity: 224 + response.body.utf8.count)
         response.encode(into: &buffer, version: version, keepAlive: keepAlive, includeBody: includeBody, date: dateHeader?.current)
-        guard !keepAlive else {
+        guard !keepAlive, closesAfter else {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: written)
             return
         }

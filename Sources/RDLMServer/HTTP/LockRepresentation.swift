@@ -11,8 +11,9 @@ enum LockRepresentation {
     }
 
     /// One lock: the original's fields, plus `fencing_token` and `mode`.
-    static func write(_ lock: LockInfo, clock: WallClock, resourceLink: Bool, into json: inout JSONWriter) {
-        json.beginObject()
+    /// - Parameter key: the field it is the value of, inside an object.
+    static func write(_ lock: LockInfo, clock: WallClock, resourceLink: Bool, key: String? = nil, into json: inout JSONWriter) {
+        json.beginObject(key)
         json.field("uid", lock.id.description)
         json.field("title", lock.request.title)
         json.field("lifetime", seconds: lock.request.lifetime)

@@ -9,8 +9,8 @@ final class RequestContext: Sendable {
     let logger: Logger
     let sweepers: ConnectionSweepers
 
-    init(service: any LockService, configuration: ServerConfiguration, metrics: ServerMetrics, connections: @escaping @Sendable () -> Int, logger: Logger, sweepers: ConnectionSweepers) {
-        self.api = LockAPI(service: service, limits: configuration.limits, metrics: metrics, connections: connections, logger: logger)
+    init(service: any LockService, configuration: ServerConfiguration, metrics: ServerMetrics, events: LockEventHub, connections: @escaping @Sendable () -> Int, logger: Logger, sweepers: ConnectionSweepers) {
+        self.api = LockAPI(service: service, limits: configuration.limits, metrics: metrics, events: events, connections: connections, logger: logger)
         self.admission = Admission(configuration: configuration, logger: logger)
         self.configuration = configuration
         self.logger = logger

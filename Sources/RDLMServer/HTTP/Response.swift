@@ -11,6 +11,13 @@ struct Response {
     var closesConnection = false
     /// The lock a 201 grants, released by the connection if the answer cannot be delivered.
     var grant: GrantedLock?
+    /// The head of a stream whose body runs until the connection closes: no `Content-Length`.
+    var isStream = false
+
+    /// `GET /events`'s head; the events follow (see `EventSubscription`).
+    static let eventStream = Response(
+        status: .ok, headers: [("Cache-Control", "no-store"), ("X-Accel-Buffering", "no")],
+        contentType: "text/event-stream; charset=utf-8", closesConnection: true, isStream: true)
 
     static func html(_ status: HTTPResponseStatus, message: String, headers: [(String, String)] = []) -> Response {
         let text = "\(status.code): \(escapeHTML(message))"
@@ -87,7 +94,7 @@ extension Response {
             Self.writeHeader("Content-Type", contentType, into: &buffer)
         }
         let isInformational = code < 200
-        if !isInformational && code != 204 {
+        if !isInformational && code != 204 && !isStream {
             buffer.writeStaticString("Content-Length: ")
             buffer.writeString(String(body.utf8.count))
             buffer.writeStaticString("\r\n")

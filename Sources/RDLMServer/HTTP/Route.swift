@@ -3,7 +3,7 @@ import RDLMCore
 import RDLMWire
 
 /// The URL space of the original RDLM, plus the probes of operations (`/health`,
-/// `/ready`, `/metrics`): everything else is 404.
+/// `/ready`, `/metrics`) and of watching (`/events`): everything else is 404.
 enum Route: Equatable {
     case home
     /// `/health`: liveness, for systemd, a load balancer or Kubernetes.
@@ -12,6 +12,8 @@ enum Route: Equatable {
     case ready
     /// `/metrics`: Prometheus's text exposition, under the admin rule.
     case metrics
+    /// `/events`: the live feed of changes (Server-Sent Events), under the admin rule.
+    case events
     case resources
     case resource(String)
     case locks(resource: String)
@@ -46,6 +48,7 @@ enum Route: Equatable {
         case (1, "health"): self = .health
         case (1, "ready"): self = .ready
         case (1, "metrics"): self = .metrics
+        case (1, "events"): self = .events
         case (2, "resources"): self = .resource(String(names[1]))
         case (2, "locks"): self = .locks(resource: String(names[1]))
         case (3, "locks"): self = .lock(resource: String(names[1]), uid: names[2])
@@ -58,7 +61,7 @@ enum Route: Equatable {
     /// measurable share of routing.
     var allowedMethods: [HTTPMethod] {
         switch self {
-        case .home, .health, .ready, .metrics: return Self.getOnly
+        case .home, .health, .ready, .metrics, .events: return Self.getOnly
         case .resources, .resource: return Self.getOrDelete
         case .locks: return Self.postOnly
         case .lock: return Self.lockMethods
@@ -72,7 +75,7 @@ enum Route: Equatable {
 
     var isAdmin: Bool {
         switch self {
-        case .resources, .resource, .metrics: return true
+        case .resources, .resource, .metrics, .events: return true
         case .home, .health, .ready, .locks, .lock: return false
         }
     }
@@ -81,7 +84,7 @@ enum Route: Equatable {
     var resourceName: String? {
         switch self {
         case .resource(let name), .locks(let name), .lock(let name, _): return name
-        case .home, .health, .ready, .metrics, .resources: return nil
+        case .home, .health, .ready, .metrics, .events, .resources: return nil
         }
     }
 }

@@ -57,6 +57,8 @@ public final class ServerMetrics: Sendable {
     private let waitingGauge: CoreMetrics.Gauge
     private let resourcesGauge: CoreMetrics.Gauge
     private let connectionsGauge: CoreMetrics.Gauge
+    private let streamsGauge: CoreMetrics.Gauge
+    private let streamDrops: CoreMetrics.Counter
 
     static let memoryBackend = "memory"
     static let dataDirectoryBackend = "data-dir"
@@ -102,6 +104,8 @@ public final class ServerMetrics: Sendable {
         waitingGauge = gauge("rdlm_requests_waiting")
         resourcesGauge = gauge("rdlm_resources")
         connectionsGauge = gauge("rdlm_open_connections")
+        streamsGauge = gauge("rdlm_event_streams")
+        streamDrops = counter("rdlm_event_stream_drops_total")
         gauge("rdlm_build_info", [("version", RDLMVersion.current), ("backend", backend)]).record(1)
     }
 
@@ -127,6 +131,9 @@ public final class ServerMetrics: Sendable {
         if expired { expiries.increment() }
     }
 
+    /// An event stream whose client fell too far behind was closed.
+    func streamDropped() { streamDrops.increment() }
+
     func answered(_ label: String, after duration: Duration) {
         requestTime[label]?.recordInterval(duration)
     }
@@ -134,7 +141,8 @@ public final class ServerMetrics: Sendable {
     // MARK: Scraping
 
     /// The Prometheus text exposition, with the gauges read now.
-    func exposition(levels: Levels, connections: Int) -> String {
+    func exposition(levels: Levels, connections: Int, streams: Int) -> String {
+        streamsGauge.record(streams)
         heldGauge.record(levels.held)
         waitingGauge.record(levels.waiting)
         resourcesGauge.record(levels.resources)

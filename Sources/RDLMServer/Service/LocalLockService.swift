@@ -15,7 +15,7 @@ import Synchronization
 /// the journal's order is the table's), and every answer that operation produced, to its
 /// caller or to parked waiters, goes out only once those changes, and all before them,
 /// are on disk.
-public final class LocalLockService: LockService {
+public final class LocalLockService: LockService, LockEventSource {
     private struct State {
         var table: LockTable
         var parked = ParkedAcquires()
@@ -32,14 +32,19 @@ public final class LocalLockService: LockService {
     private let logsDebug: Bool
     private let journal: Journal?
     private let metrics: ServerMetrics?
+    /// Where every change is published for `GET /events`, if anywhere.
+    private let events: LockEventHub?
 
     /// - Parameters:
     ///   - lastFencingToken: tokens start after this one (see `FencingSeed`).
     ///   - holders: locks to start with, restored from `journal`'s directory.
     ///   - metrics: where holds that end are counted, if anywhere.
-    init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, metrics: ServerMetrics? = nil, clock: any LockClock, logger: Logger) {
-        let table = LockTable(limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil, recordsActivity: metrics != nil, holders: holders)
+    init(limits: LockTableLimits, lastFencingToken: FencingToken, holders: [LockInfo] = [], journal: Journal?, metrics: ServerMetrics? = nil, events: LockEventHub? = nil, clock: any LockClock, logger: Logger) {
+        let table = LockTable(
+            limits: limits, lastFencingToken: lastFencingToken, recordsChanges: journal != nil,
+            recordsActivity: metrics != nil || events != nil, holders: holders)
         self.metrics = metrics
+        self.events = events
         self.state = Mutex(State(table: table))
         self.limits = limits
         self.clock = clock
@@ -61,6 +66,19 @@ public final class LocalLockService: LockService {
     public var lockCount: Int { state.withLock { $0.table.lockCount } }
     /// Resources with locks, for tests.
     public var resourceCount: Int { state.withLock { $0.table.resourceCount } }
+
+    func subscribe(_ subscription: EventSubscription, to hub: LockEventHub, lastEventID: String?) -> LockEventHub.Opening {
+        state.withLock { state in
+            switch hub.subscribe(subscription, lastEventID: lastEventID) {
+            case .replay(let records):
+                return .replay(records)
+            case .snapshot(let id, let reset):
+                let names = subscription.resource.map { [$0] } ?? state.table.resourceNames
+                let resources = names.map { (name: $0, locks: state.table.locks(on: $0)) }
+                return .snapshot(id: id, reset: reset, resources: resources.filter { !$0.locks.isEmpty }, time: clock.now)
+            }
+        }
+    }
 
     public func metricsLevels() -> ServerMetrics.Levels {
         state.withLock { ServerMetrics.Levels(held: $0.table.holderCount, waiting: $0.table.waiterCount, resources: $0.table.resourceCount) }
@@ -283,11 +301,14 @@ public final class LocalLockService: LockService {
                 break
             }
         }
+        let changes = state.table.takeActivity()
         if let metrics {
-            for change in state.table.takeActivity() {
+            for change in changes {
                 if let heldFor = change.heldFor { metrics.holdEnded(after: heldFor, expired: change.kind == .expired) }
             }
         }
+        // Under the mutex, so the stream's order is the table's.
+        self.events?.publish(changes)
         armTimer(&state)
         return answers
     }

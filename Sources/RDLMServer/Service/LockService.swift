@@ -87,3 +87,10 @@ public protocol LockService: Sendable {
     /// Answers every pending acquire with `.shuttingDown` and refuses new ones.
     func shutdown()
 }
+
+/// A lock service that publishes every change to a `LockEventHub`, for `GET /events`.
+protocol LockEventSource: LockService {
+    /// Registers an event stream with `hub` and returns what it starts with (a snapshot, or
+    /// the changes after `lastEventID`), atomically with the changes it will be sent.
+    func subscribe(_ subscription: EventSubscription, to hub: LockEventHub, lastEventID: String?) -> LockEventHub.Opening
+}
