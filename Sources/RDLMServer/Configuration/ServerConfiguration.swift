@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     /// Client connections served at once; one more gets 503 and is closed. The default
     /// leaves `DescriptorLimit.reserve` of the descriptor limit for everything else.
     public var maxConnections = DescriptorLimit.defaultMaxConnections()
+    /// Serve HTTPS with these files (`--tls-certificate-chain` and companions); nil: HTTP.
+    public var tls: TLSSettings?
 
     public init(
         host: String = "127.0.0.1",
