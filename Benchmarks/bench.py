@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import shutil
+import ssl
 import signal
 import socket
 import statistics
@@ -61,8 +62,10 @@ def load_average():
 class Daemon:
     """One daemon process on a free loopback port, stopped with SIGTERM."""
 
-    def __init__(self, name, argv_for_port, workdir):
+    def __init__(self, name, argv_for_port, workdir, cafile=None):
         self.name = name
+        # HTTPS, trusting this CA, when given.
+        self.tls = ssl.create_default_context(cafile=cafile) if cafile else None
         self.port = free_port()
         self.log_path = os.path.join(workdir, f"{name}-{self.port}.log")
         self.argv = argv_for_port(self.port)
@@ -73,7 +76,8 @@ class Daemon:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=1) as answer:
+                scheme = "https" if self.tls else "http"
+                with urllib.request.urlopen(f"{scheme}://127.0.0.1:{self.port}/", timeout=1, context=self.tls) as answer:
                     if answer.status == 200:
                         break
             except OSError:
@@ -207,8 +211,9 @@ class Suite:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def ours(self, name, *flags):
-        return Daemon(name, lambda port: [self.rdlmd, "--port", str(port), "--admin-userpass-file", "yes", *flags], self.workdir)
+    def ours(self, name, *flags, cafile=None):
+        return Daemon(name, lambda port: [self.rdlmd, "--port", str(port), "--admin-userpass-file", "yes", *flags],
+                      self.workdir, cafile)
 
     def original(self, name):
         python = os.path.join(self.args.original_venv, "bin", "python")
@@ -309,6 +314,26 @@ class Suite:
         summary = self.throughput(self.ours, "contended", 10, "s2")
         self.results["scenarios"]["2"] = summary
         self.results["chart"][("contended", 10)] = summary["cycles_per_s"]
+
+    def scenario_tls(self):
+        """What TLS costs: scenario 1's uncontended cycles (10 keep-alive connections, each on
+        its own resource) against an HTTPS and an HTTP daemon of the same build, runs
+        alternating so that both see the same machine. Certificates made now by
+        Tests/tls/make-certs.sh (ECDSA P-256)."""
+        log("TLS: uncontended cycles, 10 connections, over HTTPS and over HTTP, runs alternating")
+        pki = os.path.join(self.workdir, "pki")
+        subprocess.run([os.path.join(ROOT, "Tests", "tls", "make-certs.sh"), pki], check=True)
+        ca = os.path.join(pki, "ca.pem")
+        tls = ("--tls-certificate-chain", os.path.join(pki, "server.pem"), "--tls-private-key", os.path.join(pki, "server.key"))
+        plain_runs, tls_runs = [], []
+        load = load_average()
+        with self.ours("tls-http") as plain, self.ours("tls-https", *tls, cafile=ca) as secure:
+            for run in range(self.runs):
+                plain_runs.append(self.cycles(plain, "distinct", 10, f"tlsplain{run}x"))
+                tls_runs.append(self.cycles(secure, "distinct", 10, f"tlssecure{run}x", extra=("--cacert", ca)))
+        http, https = self.summarise(plain_runs), self.summarise(tls_runs)
+        ratio = https["cycles_per_s"] / http["cycles_per_s"] if http["cycles_per_s"] else None
+        self.results["scenarios"]["tls"] = {"http": http, "https": https, "ratio": ratio, "load_average": load}
 
     def chart_points(self):
         for mode in ("distinct", "contended"):
@@ -743,6 +768,27 @@ def latency_row(name, d):
     return f"| {name} | {fmt(d['p50_us'])} | {fmt(d['p90_us'])} | {fmt(d['p99_us'])} | {fmt(d['max_us'])} |"
 
 
+def tls_section(t, add):
+    add("### TLS: what HTTPS costs")
+    add("")
+    add("Scenario 1's uncontended cycle (10 keep-alive connections, each acquiring and releasing its own resource) "
+        "against two daemons of the same build started side by side, one with `--tls-certificate-chain` and "
+        "`--tls-private-key` (an ECDSA P-256 certificate made at run time by `Tests/tls/make-certs.sh`), one plain; "
+        "the runs alternate between them. The generator speaks TLS through swift-nio-ssl (`rdlm-loadgen cycles "
+        "--cacert`); the handshakes happen in the warm-up, so this is the cost per request on kept-alive connections.")
+    add("")
+    add("| | cycles/s (median) | per run | acquire p50 / p99 µs | release p50 / p99 µs |")
+    add("| --- | --- | --- | --- | --- |")
+    for name in ("http", "https"):
+        d = t[name]
+        add(f"| {name.upper()} | {fmt(d['cycles_per_s'])} | {', '.join(fmt(v) for v in d['cycles_per_s_each'])} | "
+            f"{fmt(d['acquire']['p50_us'])} / {fmt(d['acquire']['p99_us'])} | "
+            f"{fmt(d['release']['p50_us'])} / {fmt(d['release']['p99_us'])} |")
+    add("")
+    add(f"HTTPS / HTTP: ×{fmt(t['ratio'], 2)} (load average at the start: {t.get('load_average', 0):.1f}).")
+    add("")
+
+
 def markdown(results, rows, settings):
     m = results["machine"]
     s = results["scenarios"]
@@ -936,6 +982,8 @@ def markdown(results, rows, settings):
         add("")
     if "7" in s:
         etcd_section(s["7"], add)
+    if "tls" in s:
+        tls_section(s["tls"], add)
     if results.get("chart_details") or results["original"].get("available"):
         add("### Chart points")
         add("")
@@ -1148,7 +1196,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--background-rate", type=float, default=5000)
-    parser.add_argument("--only", default="", help="comma-separated scenarios to run (1-7, chart, original, profile)")
+    parser.add_argument("--only", default="", help="comma-separated scenarios to run (1-7, tls, chart, original, profile)")
     parser.add_argument("--etcd-cluster-script", help="scenario 7's cluster script (default scripts/etcd-cluster.sh)")
     parser.add_argument("--out", help="Markdown report to write (default docs/benchmarks.md; in quick mode a temporary file)")
     parser.add_argument("--invocation", default="", help="the options run.sh was given (for the report)")
@@ -1166,7 +1214,8 @@ def main():
         return not only or name in only
 
     steps = [("6", suite.scenario6), ("1", suite.scenario1), ("2", suite.scenario2), ("chart", suite.chart_points),
-             ("3", suite.scenario3), ("4", suite.scenario4), ("5", suite.scenario5), ("7", suite.scenario7)]
+             ("3", suite.scenario3), ("4", suite.scenario4), ("5", suite.scenario5), ("7", suite.scenario7),
+             ("tls", suite.scenario_tls)]
     if args.original_venv and (not args.quick or "original" in only):
         steps.append(("original", suite.original_chart))
     if args.profile:
@@ -1217,7 +1266,7 @@ def main():
         print(f"report: {out}")
     if args.quick:
         # The smoke run checks that every scenario produced numbers, not how fast they are.
-        missing = [n for n in ("1", "2", "3", "4", "5", "6", "7") if wanted(n) and n not in results["scenarios"]]
+        missing = [n for n in ("1", "2", "3", "4", "5", "6", "7", "tls") if wanted(n) and n not in results["scenarios"]]
         if missing:
             suite.failures.append(f"no numbers from scenario(s) {', '.join(missing)}")
         if wanted("chart") and any(results["chart"].get((m, c)) in (None, 0) for m in ("distinct", "contended") for c in CHART_CONNECTIONS):

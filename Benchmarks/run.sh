@@ -11,7 +11,9 @@
 # Options:
 #   --profile          also record the daemon with perf under scenarios 1 and 2 (and 7)
 #   --no-original      skip the original RDLM (Python/Tornado) in the chart
-#   --only LIST        run only some of: 1,2,3,4,5,6,7,chart,original,profile
+#   --only LIST        run only some of: 1,2,3,4,5,6,7,tls,chart,original,profile (tls: the
+#                      uncontended cycle over HTTPS and HTTP side by side, certificates
+#                      made at run time with openssl)
 #   --runs N           runs per throughput figure (default 3)
 #   --duration S       seconds per run (default 10)
 #   --rdlmd PATH       use this daemon binary instead of building one
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
         --debug) config=debug ;;
         --rdlmd) rdlmd=$2; shift ;;
         --only|--runs|--duration|--out) passthrough+=("$1" "$2"); shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -40,7 +42,7 @@ done
 [ "$quick" -eq 1 ] && original=0
 
 # libcurl4-openssl-dev: rdlm-loadgen links the root package, whose RDLMClient uses libcurl.
-packages=(python3 curl libcurl4-openssl-dev)
+packages=(python3 curl libcurl4-openssl-dev openssl)
 [ "$quick" -eq 0 ] && packages+=(wrk)
 [ "$profile" -eq 1 ] && packages+=(linux-perf)
 ensure_packages "${packages[@]}"

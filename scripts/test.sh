@@ -2,16 +2,16 @@
 # Runs every test: the Swift test suites (two 3-member etcd clusters running), then the
 # original RDLM's Python client, the README's curl tour, the C, shell and command-line
 # clients against live daemons (in memory, then three sharing a lock space on etcd), the
-# examples, a kill -9 durability test, hostile load, operations (signals, systemd), the etcd
-# backend's fault test and failure bounds, a benchmark smoke run, then a graceful-shutdown
-# check.
+# examples, a kill -9 durability test, hostile load, operations (signals, systemd), TLS
+# (curl and every client over HTTPS and mutual TLS), the etcd backend's fault test and
+# failure bounds, a benchmark smoke run, then a graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_packages ca-certificates git curl python3 python3-venv libcurl4-openssl-dev \
-    gcc g++ libc6-dev dash valgrind shellcheck etcd-server etcd-client systemd
+    gcc g++ libc6-dev dash valgrind shellcheck etcd-server etcd-client systemd openssl
 
 echo "==> swift build" >&2
 swift build --build-tests
@@ -131,6 +131,9 @@ RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tes
 
 echo "==> operations: SIGHUP reload of the admin file, the systemd unit, sd_notify readiness, JSON logs, /metrics" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/ops
+
+echo "==> TLS: HTTPS, mutual TLS, admin by certificate, SIGHUP reload, hostile bytes; curl, openssl, rdlm, rdlm.h, rdlm.sh (certificates made by openssl now)" >&2
+RDLMD=.build/debug/rdlmd RDLM=.build/debug/rdlm "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/tls
 
 echo "==> etcd: fault test and failure bounds (3 daemons on a 3-member etcd cluster; kills, pauses, lost quorum)" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/etcd

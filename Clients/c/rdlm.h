@@ -137,6 +137,12 @@ typedef struct rdlm_options {
     long request_timeout_ms;  /* default 10000; an acquire may take wait + this; 0: no limit */
     const char *admin_user;   /* HTTP Basic credentials for the admin requests; NULL: none */
     const char *admin_password;
+    const char *ca_bundle;    /* PEM file of the CAs that sign the daemons' certificates, for
+                                 https:// URLs (CURLOPT_CAINFO); NULL: the system's CAs */
+    const char *client_cert;  /* PEM client certificate, for a daemon with mutual TLS
+                                 (CURLOPT_SSLCERT); NULL: none */
+    const char *client_key;   /* PEM unencrypted key of client_cert (CURLOPT_SSLKEY); NULL:
+                                 none, or in client_cert's file */
 } rdlm_options;
 
 typedef struct rdlm_client rdlm_client;
@@ -245,6 +251,7 @@ struct rdlm_client {
     char *title_json;                /* the title, escaped for a JSON string */
     char *admin_user;
     char *admin_password;
+    char *tls_files[3];              /* ca_bundle, client_cert, client_key (copies, or NULL) */
     double lifetime;
     double wait;
     long connect_timeout_ms;
@@ -713,6 +720,9 @@ static rdlm_error rdlm__perform(rdlm_client *client, const char *method, const c
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
+    if (client->tls_files[0]) curl_easy_setopt(curl, CURLOPT_CAINFO, client->tls_files[0]);
+    if (client->tls_files[1]) curl_easy_setopt(curl, CURLOPT_SSLCERT, client->tls_files[1]);
+    if (client->tls_files[2]) curl_easy_setopt(curl, CURLOPT_SSLKEY, client->tls_files[2]);
     if (admin && client->admin_user) {
         curl_easy_setopt(curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(curl, CURLOPT_USERNAME, client->admin_user);
@@ -939,6 +949,9 @@ RDLM_DEF void rdlm_options_init(rdlm_options *options) {
     options->request_timeout_ms = 10000;
     options->admin_user = NULL;
     options->admin_password = NULL;
+    options->ca_bundle = NULL;
+    options->client_cert = NULL;
+    options->client_key = NULL;
 }
 
 /* Appends to a header list; on failure the list is left as it was (and is still freed
@@ -954,7 +967,8 @@ RDLM_DEF rdlm_error rdlm_client_new(const rdlm_options *options, rdlm_client **o
     rdlm_options defaults;
     rdlm_client *client;
     rdlm_error error;
-    int headers_ok;
+    int headers_ok, tls_ok = 1, i;
+    const char *tls_files[3];
     if (!out) return RDLM_ERR_BAD_ARGUMENT;
     *out = NULL;
     rdlm_options_init(&defaults);
@@ -978,12 +992,20 @@ RDLM_DEF rdlm_error rdlm_client_new(const rdlm_options *options, rdlm_client **o
     client->title_json = rdlm__json_escape(options->title);
     if (options->admin_user) client->admin_user = rdlm__strdup(options->admin_user);
     if (options->admin_password) client->admin_password = rdlm__strdup(options->admin_password);
+    tls_files[0] = options->ca_bundle;
+    tls_files[1] = options->client_cert;
+    tls_files[2] = options->client_key;
+    for (i = 0; i < 3; i++) {
+        if (!tls_files[i]) continue;
+        client->tls_files[i] = rdlm__strdup(tls_files[i]);
+        if (!client->tls_files[i]) tls_ok = 0;
+    }
     headers_ok = rdlm__add_header(&client->headers, "Accept: application/json") == 0 &&
                  rdlm__add_header(&client->headers, "Expect:") == 0 &&
                  rdlm__add_header(&client->body_headers, "Content-Type: application/json") == 0 &&
                  rdlm__add_header(&client->body_headers, "Accept: application/json") == 0 &&
                  rdlm__add_header(&client->body_headers, "Expect:") == 0;
-    if (!client->curl || !client->title_json || !headers_ok ||
+    if (!client->curl || !client->title_json || !headers_ok || !tls_ok ||
         (options->admin_user && !client->admin_user) ||
         (options->admin_password && !client->admin_password)) {
         rdlm_client_free(client);
@@ -1003,6 +1025,9 @@ RDLM_DEF void rdlm_client_free(rdlm_client *client) {
     RDLM_FREE(client->title_json);
     RDLM_FREE(client->admin_user);
     RDLM_FREE(client->admin_password);
+    RDLM_FREE(client->tls_files[0]);
+    RDLM_FREE(client->tls_files[1]);
+    RDLM_FREE(client->tls_files[2]);
     RDLM_FREE(client->body.data);
     RDLM_FREE(client->location);
     RDLM_FREE(client);

@@ -23,7 +23,10 @@
 # Environment: RDLM_SERVER (http://127.0.0.1:8888), RDLM_TITLE ("rdlm.sh on HOST pid PID"),
 # RDLM_LIFETIME (rdlm_acquire: 300 s, rdlm_with: 60 s), RDLM_WAIT (10 s), RDLM_MODE
 # (exclusive or shared, for rdlm_acquire), RDLM_CONNECT_TIMEOUT (5 s), RDLM_REQUEST_TIMEOUT
-# (10 s, allowed on top of the wait; 0: no limit on any request, acquire included).
+# (10 s, allowed on top of the wait; 0: no limit on any request, acquire included);
+# for https:// servers RDLM_CACERT (PEM CAs that sign the daemons' certificates, curl's
+# --cacert; default the system's), and for a daemon with mutual TLS RDLM_CERT and RDLM_KEY
+# (PEM client certificate and its unencrypted key, curl's --cert and --key).
 # Lifetimes and waits may be decimals (0.5); the two timeouts are whole seconds. curl runs
 # with -q: ~/.curlrc is not read. A release succeeds on 204 or 200. These rules are the same
 # in every client: see "Behaviour shared by every client" in Clients/README.md.
@@ -170,6 +173,9 @@ rdlm__request() {
     fi
     if [ "$_rdlm_max" != 0 ]; then set -- --max-time "$_rdlm_max" "$@"; fi
     if [ -n "${_rdlm_request_id-}" ]; then set -- -H "RDLM-Request-Id: $_rdlm_request_id" "$@"; fi
+    if [ -n "${RDLM_CACERT-}" ]; then set -- --cacert "$RDLM_CACERT" "$@"; fi
+    if [ -n "${RDLM_CERT-}" ]; then set -- --cert "$RDLM_CERT" "$@"; fi
+    if [ -n "${RDLM_KEY-}" ]; then set -- --key "$RDLM_KEY" "$@"; fi
     # -q (first, or curl ignores it): no ~/.curlrc, whose "output" or "fail" would hide the
     # answer. -N: the headers reach us as they come, even if curl is then killed.
     if _rdlm_out=$(
@@ -262,6 +268,8 @@ rdlm__failure() {
         0) ;;
         129 | 130 | 143) rdlm__say "$1" "interrupted"; return "$RDLM_EX_UNREACHABLE" ;;
         1 | 3) rdlm__say "$1" "bad server URL '$_rdlm_server': ${_rdlm_message:-curl exit $_rdlm_curl}"
+               return "$RDLM_EX_USAGE" ;;
+        58 | 77) rdlm__say "$1" "cannot use RDLM_CACERT, RDLM_CERT or RDLM_KEY: ${_rdlm_message:-curl exit $_rdlm_curl}"
                return "$RDLM_EX_USAGE" ;;
         *) if [ "$_rdlm_status" = 000 ]; then
                rdlm__say "$1" "no answer from $_rdlm_server: ${_rdlm_message:-curl exit $_rdlm_curl}"

@@ -30,6 +30,15 @@ extension RDLMClient {
         /// each hold one connection regardless (HTTP/1.1); this bounds the idle ones kept
         /// afterwards, so set it to at least the usual number of concurrent requests.
         public var maximumConnections: Int
+        /// PEM file of the CAs that sign the daemons' certificates, for `https://` servers
+        /// (curl's `CURLOPT_CAINFO`); nil: the system's CA bundle.
+        public var caBundle: String?
+        /// PEM file of a client certificate, for a daemon with mutual TLS (`--tls-client-ca`)
+        /// (curl's `CURLOPT_SSLCERT`).
+        public var clientCertificate: String?
+        /// PEM file of `clientCertificate`'s private key, unencrypted (`CURLOPT_SSLKEY`);
+        /// nil when it is in the certificate's file.
+        public var clientKey: String?
 
         /// A client of one daemon.
         /// - Parameters:

@@ -271,7 +271,8 @@ public final class RDLMClient: Sendable {
         if admin, let credentials = configuration.adminCredentials { headers.append(credentials.headerLine) }
         return HTTPRequest(
             method: method, url: url, headers: headers, body: body,
-            timeout: timeout ?? configuration.requestTimeout, connectTimeout: configuration.connectTimeout)
+            timeout: timeout ?? configuration.requestTimeout, connectTimeout: configuration.connectTimeout,
+            tls: TLSFiles(configuration))
     }
 
     /// The text after the last `/` of a lock URL: its uid. On the text, since `URL`'s

@@ -3,6 +3,7 @@ import NIOCore
 import NIOExtras
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import RDLMCore
 import Synchronization
 
@@ -24,16 +25,19 @@ public final class LockServer: Sendable {
     private let housekeeping: [RepeatedTask]
     private let admission: Admission
     private let events: LockEventHub
+    /// The context new TLS connections get; nil when serving plain HTTP.
+    private let tls: TLSContextStore?
 
     /// The address actually bound (the port is known here when 0 was asked for).
     public var localAddress: SocketAddress? { channel.localAddress }
     /// The port actually bound.
     public var port: Int { channel.localAddress?.port ?? configuration.port }
 
-    private init(configuration: ServerConfiguration, backend: Backend, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], admission: Admission, events: LockEventHub, logger: Logger) {
+    private init(configuration: ServerConfiguration, backend: Backend, journal: Journal?, group: MultiThreadedEventLoopGroup, channel: any Channel, quiescing: ServerQuiescingHelper, housekeeping: [RepeatedTask], admission: Admission, events: LockEventHub, tls: TLSContextStore?, logger: Logger) {
         self.configuration = configuration
         self.admission = admission
         self.events = events
+        self.tls = tls
         switch backend {
         case .local(let local):
             self.service = local
@@ -95,8 +99,10 @@ public final class LockServer: Sendable {
             let trimming = reclaimer.start(on: group.next())
             let quiescing = ServerQuiescingHelper(group: group)
             let bound: any Channel
+            let tls: TLSContextStore?
             do {
-                bound = try await bind(configuration: configuration, shared: shared, limiter: limiter, quiescing: quiescing, group: group)
+                tls = try configuration.tls.map(TLSContextStore.init)
+                bound = try await bind(configuration: configuration, shared: shared, tls: tls, limiter: limiter, quiescing: quiescing, group: group)
             } catch {
                 sweepers.cancel()
                 trimming.cancel()
@@ -106,7 +112,7 @@ public final class LockServer: Sendable {
             actual.port = bound.localAddress?.port ?? configuration.port
             return LockServer(
                 configuration: actual, backend: backend, journal: journal, group: group, channel: bound,
-                quiescing: quiescing, housekeeping: sweepers.tasks + [trimming], admission: shared.admission, events: events, logger: logger)
+                quiescing: quiescing, housekeeping: sweepers.tasks + [trimming], admission: shared.admission, events: events, tls: tls, logger: logger)
         } catch {
             journal?.close()
             try? await group.shutdownGracefully()
@@ -133,7 +139,7 @@ public final class LockServer: Sendable {
         }
     }
 
-    private static func bind(configuration: ServerConfiguration, shared: RequestContext, limiter: ConnectionLimiter, quiescing: ServerQuiescingHelper, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
+    private static func bind(configuration: ServerConfiguration, shared: RequestContext, tls: TLSContextStore?, limiter: ConnectionLimiter, quiescing: ServerQuiescingHelper, group: MultiThreadedEventLoopGroup) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -166,6 +172,9 @@ public final class LockServer: Sendable {
                     // requests back itself (see ConnectionHandler), so only NIO's request
                     // decoder is used.
                     let connection = ConnectionHandler(shared: shared)
+                    if let tls {
+                        try addTLSHandlers(tls, connection: connection, timeout: configuration.limits.requestTimeout.timeAmount, to: pipeline)
+                    }
                     try pipeline.addHandler(RequestStartObserver(connection))
                     try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(connection)
@@ -179,6 +188,13 @@ public final class LockServer: Sendable {
     /// on; requests already admitted, and connections, are not touched.
     public func replaceAdminAuthentication(_ admin: AdminAuthentication) {
         admission.replaceAdminAuthentication(admin)
+    }
+
+    /// Puts re-read TLS files in force (SIGHUP) for the connections accepted from now on;
+    /// established connections keep their context. Throws, keeping the context in force,
+    /// when the files cannot be read or used; does nothing when serving plain HTTP.
+    public func reloadTLS() throws {
+        try tls?.reload()
     }
 
     /// How long requests in flight get to finish at shutdown before their connections are

@@ -4,7 +4,8 @@ import UnixSignals
 
 /// The daemon as a swift-service-lifecycle `Service`: serves until graceful shutdown is
 /// requested (SIGTERM or SIGINT through the `ServiceGroup`), then stops the server cleanly.
-/// SIGHUP re-reads what can change without a restart (`reload`); it never stops the daemon.
+/// SIGHUP re-reads what can change without a restart (`reload`: the admin file, the TLS
+/// files); it never stops the daemon.
 /// Under systemd (`Type=notify`), it says `READY=1` once the port answers and `STOPPING=1`
 /// when shutdown begins.
 public struct LockServerService: Service {
@@ -23,7 +24,7 @@ public struct LockServerService: Service {
         // Trapped before the port answers: a SIGHUP sent as soon as it does must not kill.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         let server = try await LockServer.start(configuration: configuration, logger: logger)
-        logger.info("rdlmd listening on http://\(configuration.host):\(server.port)")
+        logger.info("rdlmd listening on \(configuration.tls == nil ? "http" : "https")://\(configuration.host):\(server.port)")
         let systemd = SystemdNotifier()
         systemd.ready(status: "listening on \(configuration.host):\(server.port)")
         await withDiscardingTaskGroup { group in
@@ -44,17 +45,28 @@ public struct LockServerService: Service {
     }
 
     /// A setting that cannot be read keeps the one in force: a typo in the file must not
-    /// lock the operators out, nor let everyone in.
+    /// lock the operators out, nor let everyone in, and a bad certificate must not stop
+    /// new connections.
     private func reload(_ server: LockServer) {
-        guard let reloadAdminAuthentication else {
+        guard reloadAdminAuthentication != nil || configuration.tls != nil else {
             logger.info("SIGHUP: nothing to reload")
             return
         }
-        do {
-            server.replaceAdminAuthentication(try reloadAdminAuthentication())
-            logger.notice("SIGHUP: admin credentials re-read")
-        } catch {
-            logger.error("SIGHUP: admin credentials not re-read, keeping the ones in force: \(error)")
+        if let reloadAdminAuthentication {
+            do {
+                server.replaceAdminAuthentication(try reloadAdminAuthentication())
+                logger.notice("SIGHUP: admin credentials re-read")
+            } catch {
+                logger.error("SIGHUP: admin credentials not re-read, keeping the ones in force: \(error)")
+            }
+        }
+        if configuration.tls != nil {
+            do {
+                try server.reloadTLS()
+                logger.notice("SIGHUP: TLS certificate chain, private key and client CA re-read, for new connections")
+            } catch {
+                logger.error("SIGHUP: TLS files not re-read, keeping the ones in force: \(error)")
+            }
         }
     }
 }

@@ -10,6 +10,29 @@ struct ServerOptions: ParsableArguments {
         valueName: "url"))
     var server: [String] = []
 
+    @Option(name: .customLong("cacert"), help: ArgumentHelp(
+        "PEM file of the CAs that sign the daemons' certificates, for https:// servers (default: $RDLM_CACERT, else the system's CAs).",
+        valueName: "pem"))
+    var caBundle: String?
+
+    @Option(name: .customLong("cert"), help: ArgumentHelp(
+        "PEM file of a client certificate, for a daemon that requires one (mutual TLS) (default: $RDLM_CERT).", valueName: "pem"))
+    var clientCertificate: String?
+
+    @Option(name: .customLong("key"), help: ArgumentHelp(
+        "PEM file of --cert's private key, unencrypted (default: $RDLM_KEY; else the key is in --cert's file).", valueName: "pem"))
+    var clientKey: String?
+
+    /// A TLS file: the flag, else its environment variable; an empty variable is none.
+    private static func tlsFile(_ flag: String?, _ variable: String) -> String? {
+        guard let path = flag ?? ProcessInfo.processInfo.environment[variable], !path.isEmpty else { return nil }
+        return path
+    }
+
+    var tlsFiles: (caBundle: String?, clientCertificate: String?, clientKey: String?) {
+        (Self.tlsFile(caBundle, "RDLM_CACERT"), Self.tlsFile(clientCertificate, "RDLM_CERT"), Self.tlsFile(clientKey, "RDLM_KEY"))
+    }
+
     /// The URLs as text, without trailing slashes: every `--server`, each split at commas,
     /// else `RDLM_SERVER` split the same way, else the default.
     var serverTexts: [String] {
@@ -39,16 +62,24 @@ struct ServerOptions: ParsableArguments {
                 throw ValidationError("the server URL '\(text)' is not an http:// or https:// URL")
             }
         }
+        let files = tlsFiles
+        for (name, path) in [("--cacert", files.caBundle), ("--cert", files.clientCertificate), ("--key", files.clientKey)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw ValidationError("\(name) '\(path)' is not a readable file")
+            }
+        }
     }
 
     /// A client configuration for these servers.
     func configuration(
         title: String? = nil, admin: AdminOptions? = nil, maximumConnections: Int = 16
     ) -> RDLMClient.Configuration {
-        RDLMClient.Configuration(servers: serverTexts.map { URL(string: $0)! }, settings: .init(
+        var configuration = RDLMClient.Configuration(servers: serverTexts.map { URL(string: $0)! }, settings: .init(
             defaultTitle: title ?? RDLMClient.Configuration.processTitle,
             adminCredentials: admin?.credentials,
             maximumConnections: maximumConnections))
+        (configuration.caBundle, configuration.clientCertificate, configuration.clientKey) = tlsFiles
+        return configuration
     }
 
     /// Runs `body` with a client of this server (with `configuration`, else the plain one),

@@ -14,7 +14,7 @@ struct RDLMDaemon: AsyncParsableCommand {
             Speaks the wire protocol of the original RDLM (POST /locks/NAME to acquire, DELETE \
             the returned URL to release) with fencing tokens, lease refresh, shared locks and \
             precise timers. SIGTERM or SIGINT stops it gracefully: waiters get 503. SIGHUP \
-            re-reads the admin userpass file.
+            re-reads the admin userpass file and the TLS files (for new connections).
 
             Example:
               rdlmd --port 8888 --admin-userpass-file /etc/rdlm/admins
@@ -101,6 +101,17 @@ struct RDLMDaemon: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("GET /events: seconds between the heartbeat comments that keep proxies from cutting an idle stream.", valueName: "seconds"))
     var eventHeartbeat = 15.0
+    @Option(help: ArgumentHelp("Serve HTTPS (TLS 1.2 or later) with this PEM certificate chain: the server's certificate first, then intermediates. Needs --tls-private-key.", valueName: "pem"))
+    var tlsCertificateChain: String?
+
+    @Option(help: ArgumentHelp("The unencrypted PEM private key of --tls-certificate-chain.", valueName: "pem"))
+    var tlsPrivateKey: String?
+
+    @Option(help: ArgumentHelp("Mutual TLS: every connection must present a client certificate signed by a CA in this PEM file. Needs --tls-certificate-chain.", valueName: "pem"))
+    var tlsClientCa: String?
+
+    @Option(help: ArgumentHelp("With --tls-client-ca, repeatable: a client certificate whose subject Common Name (CN) is exactly this authorises admin requests without Basic credentials; others follow --admin-userpass-file (which must then be 'no' or a file).", valueName: "common-name"))
+    var tlsAdminSubject: [String] = []
 
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
@@ -132,6 +143,7 @@ struct RDLMDaemon: AsyncParsableCommand {
             guard etcdSessionTtl >= 2 else { throw ValidationError("--etcd-session-ttl must be at least 2 seconds (etcd's shortest lease)") }
             guard etcdTimeout > 0, etcdTimeout.isFinite else { throw ValidationError("--etcd-timeout must be a positive number of seconds") }
         }
+        try validateTLS()
         if let publicURL, PublicURL.normalized(publicURL) == nil {
             throw ValidationError("--public-url must be an http:// or https:// URL with a host, and no query or fragment")
         }
@@ -189,6 +201,7 @@ struct RDLMDaemon: AsyncParsableCommand {
         configuration.events.historyLimit = eventHistory
         configuration.events.bufferLimit = eventBuffer
         configuration.events.heartbeat = .seconds(eventHeartbeat)
+        configuration.tls = try tlsSettings()
         if let endpoints = etcdEndpoints.flatMap(Self.endpoints) {
             configuration.etcd = EtcdSettings(
                 endpoints: endpoints, prefix: etcdPrefix, sessionTTL: Int64(etcdSessionTtl), requestTimeout: .seconds(etcdTimeout))

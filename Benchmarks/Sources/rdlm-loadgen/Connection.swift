@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -224,14 +225,19 @@ enum ResponseParser {
 }
 
 extension EventLoop {
-    /// Connects a new `Connection` on this loop; the callback runs on this loop.
-    func connect(_ connection: Connection, host: String, port: Int, then done: @escaping (Result<Void, Error>) -> Void) {
+    /// Connects a new `Connection` on this loop; the callback runs on this loop. With `tls`,
+    /// the connection speaks HTTPS (requests written before the handshake completes wait
+    /// in the TLS handler).
+    func connect(_ connection: Connection, host: String, port: Int, tls: NIOSSLContext? = nil, then done: @escaping (Result<Void, Error>) -> Void) {
         assertInEventLoop()
         let bound = NIOLoopBound(connection, eventLoop: self)
         ClientBootstrap(group: self)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: nil))
+                    }
                     try channel.pipeline.syncOperations.addHandler(bound.value)
                 }
             }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// What the connections of a `cycles` run do.
@@ -41,6 +42,8 @@ struct CycleSettings: Sendable {
     var cyclesPerSecondPerConnection: Double?
     /// Stops each shard after this many cycles have started (nil: no limit).
     var cycleBudget: Int?
+    /// HTTPS with this context (`--cacert`); nil: plain HTTP.
+    var tls: NIOSSLContext? = nil
 }
 
 /// The counts and latencies of one shard (one event loop), merged across shards.
@@ -177,7 +180,7 @@ final class CycleShard {
             // Paced connections start spread over one interval, not all at once.
             let interval = settings.cyclesPerSecondPerConnection.map { 1e9 / $0 } ?? 0
             nextStart.append(startTime + UInt64(interval * Double(slot) / Double(max(1, connectionIndices.count))))
-            loop.connect(connection, host: target.host, port: target.port) { [self] result in
+            loop.connect(connection, host: target.host, port: target.port, tls: settings.tls) { [self] result in
                 settled += 1
                 switch result {
                 case .success:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 @main
 struct Loadgen: AsyncParsableCommand {
@@ -59,6 +60,9 @@ struct CyclesCommand: AsyncParsableCommand {
     @Option(help: "Seconds after the end of the run at which connections still busy are cut.")
     var grace: Double = 30
 
+    @Option(help: "HTTPS: trust the daemon's certificate if this PEM CA file signed it (its name is not checked: targets are addresses).")
+    var cacert: String?
+
     func validate() throws {
         if lockProtocol == .etcdLock && !(mode == .distinct || mode == .contended) {
             throw ValidationError("--protocol etcd-lock runs --mode distinct or contended only")
@@ -76,7 +80,7 @@ struct CyclesCommand: AsyncParsableCommand {
             windowStart: windowStart, windowEnd: windowEnd, stopAt: windowEnd,
             hardStop: cycles > 0 ? UInt64.max / 2 : windowEnd + UInt64(grace * 1e9),
             cyclesPerSecondPerConnection: rate > 0 ? rate / Double(connections) : nil,
-            cycleBudget: nil)
+            cycleBudget: nil, tls: try cacert.map(Self.tlsContext))
         let handoff = mode == .contended ? HandoffTracker() : nil
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         var futures: [EventLoopFuture<CycleTally>] = []
@@ -114,6 +118,13 @@ struct CyclesCommand: AsyncParsableCommand {
             statuses: tally.statuses.counts, unexpected: unexpected(tally.statuses.counts), targets: targets.count,
             dropped_connections: tally.droppedConnections, connect_failures: tally.connectFailures,
             cut_at_hard_stop: tally.cutAtHardStop))
+    }
+
+    private static func tlsContext(cacert: String) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .file(cacert)
+        configuration.certificateVerification = .noHostnameVerification
+        return try NIOSSLContext(configuration: configuration)
     }
 
     private func unexpected(_ counts: [String: UInt64]) -> UInt64 {

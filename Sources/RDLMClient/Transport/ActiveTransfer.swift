@@ -50,6 +50,12 @@ final class ActiveTransfer {
             // A parked waiter's connection is idle for as long as it waits: let TCP notice a
             // peer that vanished.
             rdlm_curl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1)
+            // A session's handles serve one client, whose TLS files never change.
+            if let tls = request.tls {
+                if let path = tls.caBundle { rdlm_curl_easy_setopt_string(easy, CURLOPT_CAINFO, path) }
+                if let path = tls.clientCertificate { rdlm_curl_easy_setopt_string(easy, CURLOPT_SSLCERT, path) }
+                if let path = tls.clientKey { rdlm_curl_easy_setopt_string(easy, CURLOPT_SSLKEY, path) }
+            }
             rdlm_curl_easy_setopt_write_callback(easy, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
                 let transfer = Unmanaged<ActiveTransfer>.fromOpaque(userdata!).takeUnretainedValue()
                 let length = size * count

@@ -18,6 +18,9 @@ struct HTTPRequest: Sendable {
     /// How long the whole exchange may take, connecting included.
     var timeout: Duration
     var connectTimeout: Duration
+    /// The client's TLS files (`Configuration.caBundle` and companions), the same for every
+    /// request of one client; nil for none.
+    var tls: TLSFiles? = nil
 
     /// `POST http://host/locks/name`, for error messages.
     var summary: String { "\(method.rawValue) \(url)" }
@@ -59,5 +62,20 @@ extension Duration {
     var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}
+
+/// The PEM files of a client's TLS: a CA bundle, a client certificate and its key.
+struct TLSFiles: Sendable, Equatable {
+    var caBundle: String?
+    var clientCertificate: String?
+    var clientKey: String?
+
+    /// nil when the configuration names none of them.
+    init?(_ configuration: RDLMClient.Configuration) {
+        guard configuration.caBundle != nil || configuration.clientCertificate != nil || configuration.clientKey != nil else { return nil }
+        caBundle = configuration.caBundle
+        clientCertificate = configuration.clientCertificate
+        clientKey = configuration.clientKey
     }
 }

@@ -134,7 +134,9 @@ final class Admission: Sendable {
         var requestID: LockID? = nil
     }
 
-    func admit(_ head: HTTPRequestHead) throws(HTTPError) -> Admitted {
+    /// - Parameter certifiedAdmin: the connection's verified client certificate is an
+    ///   admin's (`CertificateAdmins`): admin requests need no Basic credentials.
+    func admit(_ head: HTTPRequestHead, certifiedAdmin: Bool = false) throws(HTTPError) -> Admitted {
         let target = try RequestTarget(head.uri)
         // An absolute-form target's authority overrides Host (RFC 9112 §3.2.2), but Host
         // must still be well-formed.
@@ -147,7 +149,7 @@ final class Admission: Sendable {
         if let name = endpoint.resourceName, name.utf8.count > limits.maxResourceNameLength {
             throw HTTPError(.badRequest, "resource name is longer than \(limits.maxResourceNameLength) characters")
         }
-        if endpoint.isAdmin {
+        if endpoint.isAdmin, !certifiedAdmin {
             switch adminAuthentication.withLock({ $0 }).check(authorization: head.headers.first(name: "authorization")) {
             case nil:
                 break

@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = DescriptorLimit.defaultMaxConnections()
     /// How `GET /events` is bounded.
     public var events = EventStreamSettings()
+    /// Serve HTTPS with these files (`--tls-certificate-chain` and companions); nil: HTTP.
+    public var tls: TLSSettings?
 
     public init(
         host: String = "127.0.0.1",

@@ -75,6 +75,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var lastActivity = NIODeadline.now()
     /// This side's `http://host:port`, for `Location` when a client sent no `Host` (HTTP/1.0).
     private var localBase: String?
+    /// TLS or not, and admin by certificate (set by `TLSHandshakeGuard`).
+    var transport = ConnectionTransport.plain
     /// The peer's address, the key of the per-client quota; looked up on the first request.
     private var peer: String??
     private var dateHeader: DateHeader?
@@ -290,7 +292,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func dispatch(_ head: HTTPRequestHead, _ request: Request, body: [UInt8], context: ChannelHandlerContext) {
         let admitted: Admission.Admitted
         do throws(HTTPError) {
-            admitted = try shared.admission.admit(head)
+            admitted = try shared.admission.admit(head, certifiedAdmin: transport.isCertifiedAdmin)
         } catch {
             respond(.error(error, json: request.wantsJSON), to: request, context: context)
             return
@@ -346,9 +348,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// (HTTP/1.0 without `Host`) the address it reached this server on.
     private func locationBase(authority: Substring?, context: ChannelHandlerContext) -> String {
         if let publicURL = shared.configuration.publicURL { return publicURL }
-        if let authority { return "http://\(authority)" }
+        if let authority { return "\(transport.scheme)://\(authority)" }
         if let localBase { return localBase }
-        let base = "http://" + (Self.hostAndPort(of: context.channel.localAddress) ?? "\(shared.configuration.host):\(shared.configuration.port)")
+        let base = "\(transport.scheme)://" + (Self.hostAndPort(of: context.channel.localAddress) ?? "\(shared.configuration.host):\(shared.configuration.port)")
         localBase = base
         return base
     }
