@@ -92,6 +92,7 @@ public final class LockServer: Sendable {
             } catch {
                 sweepers.cancel()
                 trimming.cancel()
+                await shared.admission.logins.shutdown()
                 throw error
             }
             var actual = configuration
@@ -199,6 +200,8 @@ public final class LockServer: Sendable {
         // connections close.
         journal?.close()
         await etcd?.close()
+        // Checks still under way are answered (503) on their loops, which still run.
+        await admission.logins.shutdown()
         do {
             try await group.shutdownGracefully()
         } catch {

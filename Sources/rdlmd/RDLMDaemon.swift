@@ -29,7 +29,7 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(
         name: [.customLong("admin-userpass-file"), .customLong("admin_userpass_file")],
         help: ArgumentHelp(
-            "Admin requests (/resources): 'yes' needs no credentials, 'no' refuses them (403), a file path requires HTTP Basic credentials matching one of its user:password lines.",
+            "Admin requests (/resources): 'yes' needs no credentials, 'no' refuses them (403), a file path requires HTTP Basic credentials matching one of its lines: user:HASH, a crypt(3) hash checked with libxcrypt (bcrypt from htpasswd -nB USER; yescrypt or SHA-512 from mkpasswd -m yescrypt), or user:password in plain text (a warning at start-up). Hash checks run off the event loops and are remembered for 60 s; after 5 failed logins in 60 s an address gets 429 with Retry-After until the 60 s are over.",
             valueName: "yes|no|path"))
     var adminUserpassFile = "yes"
 
@@ -154,14 +154,16 @@ struct RDLMDaemon: AsyncParsableCommand {
         }
         let admin: AdminAuthentication
         do {
-            admin = try AdminAuthentication.fromFlag(adminUserpassFile)
+            let loaded = try AdminAuthentication.load(adminUserpassFile)
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            admin = loaded.admin
         } catch {
             throw ValidationError("\(error)")
         }
         let flag = adminUserpassFile
         // SIGHUP re-reads a userpass file; `yes` and `no` name no file.
-        let reloadAdmin: (@Sendable () throws -> AdminAuthentication)? = ["yes", "no"].contains(flag) ? nil : { @Sendable in
-            try AdminAuthentication.fromFlag(flag)
+        let reloadAdmin: (@Sendable () throws -> AdminAuthentication.Loaded)? = ["yes", "no"].contains(flag) ? nil : { @Sendable in
+            try AdminAuthentication.load(flag)
         }
         let limits = RequestLimits(
             maxLifetime: .seconds(maxLifetime),

@@ -282,10 +282,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Answering
 
-    private func dispatch(_ head: HTTPRequestHead, _ request: Request, body: [UInt8], context: ChannelHandlerContext) {
+    private func dispatch(_ head: HTTPRequestHead, _ request: Request, body: [UInt8], context: ChannelHandlerContext, checked: Result<Admission.Admitted, HTTPError>? = nil) {
+        if peer == nil { peer = .some(context.channel.remoteAddress?.ipAddress) }
         let admitted: Admission.Admitted
         do throws(HTTPError) {
-            admitted = try shared.admission.admit(head)
+            switch try shared.admission.admit(head, peer: peer ?? nil, checked: checked) {
+            case .admitted(let decided): admitted = decided
+            case .checking(let check): // hashed off this loop; the request stays pending meanwhile
+                return check.run(on: context.eventLoop) { [self] in
+                    if isActive { dispatch(head, request, body: body, context: context, checked: $0) }
+                }
+            }
         } catch {
             respond(.error(error, json: request.wantsJSON), to: request, context: context)
             return
@@ -294,7 +301,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if case .acquire = admitted.endpoint {
             locationBase = self.locationBase(authority: admitted.authority, context: context)
         }
-        if peer == nil { peer = .some(context.channel.remoteAddress?.ipAddress) }
         let apiRequest = APIRequest(endpoint: admitted.endpoint, body: body, wantsJSON: request.wantsJSON, locationBase: locationBase, client: peer ?? nil, requestID: admitted.requestID)
         let parked = shared.api.respond(to: apiRequest, eventLoop: context.eventLoop) { [self] response in
             respond(response, to: request, context: context)
