@@ -174,6 +174,9 @@ public final class LockServer: Sendable {
         admission.replaceAdminAuthentication(admin)
     }
 
+    /// Admin password checks queued or running now.
+    var passwordChecksUnderWay: Int { admission.logins.checks.count }
+
     /// How long requests in flight get to finish at shutdown before their connections are
     /// closed anyway.
     static let shutdownGracePeriod = TimeAmount.seconds(1)

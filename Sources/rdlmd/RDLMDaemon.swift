@@ -29,9 +29,12 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(
         name: [.customLong("admin-userpass-file"), .customLong("admin_userpass_file")],
         help: ArgumentHelp(
-            "Admin requests (/resources): 'yes' needs no credentials, 'no' refuses them (403), a file path requires HTTP Basic credentials matching one of its lines: user:HASH, a crypt(3) hash checked with libxcrypt (bcrypt from htpasswd -nB USER; yescrypt or SHA-512 from mkpasswd -m yescrypt), or user:password in plain text (a warning at start-up). Hash checks run off the event loops and are remembered for 60 s; after 5 failed logins in 60 s an address gets 429 with Retry-After until the 60 s are over.",
+            "Admin requests (/resources): 'yes' needs no credentials, 'no' refuses them (403), a file path requires HTTP Basic credentials matching one of its lines: user:HASH, a crypt(3) hash checked with libxcrypt (bcrypt from htpasswd -nB USER; yescrypt or SHA-512 from mkpasswd -m yescrypt), or user:password in plain text (a warning at start-up). Successful hash checks are remembered for 60 s.",
             valueName: "yes|no|path"))
     var adminUserpassFile = "yes"
+
+    @Option(help: ArgumentHelp("With a userpass file: failed admin logins allowed per client address within 60 s; more get 429 (with Retry-After) until the 60 s are over, and no password is checked meanwhile. Behind a reverse proxy every client has the proxy's address.", valueName: "count"))
+    var adminLoginFailures = LoginFailures.defaultLimit
 
     @Option(help: "Log level: trace, debug (one line per lock state change), info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -110,7 +113,7 @@ struct RDLMDaemon: AsyncParsableCommand {
             ("--max-body-bytes", maxBodyBytes), ("--max-title-bytes", maxTitleBytes),
             ("--max-resource-name-length", maxResourceNameLength), ("--max-waiters-per-resource", maxWaitersPerResource),
             ("--max-locks", maxLocks), ("--max-locks-per-client", maxLocksPerClient), ("--threads", threads),
-            ("--max-connections", maxConnections ?? 1),
+            ("--max-connections", maxConnections ?? 1), ("--admin-login-failures", adminLoginFailures),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -179,6 +182,7 @@ struct RDLMDaemon: AsyncParsableCommand {
             host: host, port: port, adminAuthentication: admin, limits: limits, threads: threads, persistence: persistence,
             publicURL: publicURL.flatMap(PublicURL.normalized))
         configuration.maxConnections = connectionLimit
+        configuration.adminLoginFailures = adminLoginFailures
         if let endpoints = etcdEndpoints.flatMap(Self.endpoints) {
             configuration.etcd = EtcdSettings(
                 endpoints: endpoints, prefix: etcdPrefix, sessionTTL: Int64(etcdSessionTtl), requestTimeout: .seconds(etcdTimeout))

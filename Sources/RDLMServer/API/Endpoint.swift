@@ -82,7 +82,7 @@ final class Admission: Sendable {
     init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.logins = AdminLogins(configuration.adminAuthentication, logger: logger)
+        self.logins = AdminLogins(configuration.adminAuthentication, logger: logger, failures: LoginFailures(limit: configuration.adminLoginFailures))
     }
 
     /// Puts `admin` in force for the requests admitted from now on.

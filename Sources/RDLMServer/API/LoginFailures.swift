@@ -9,8 +9,8 @@ import DequeModule
 /// peer that knows one password cannot use it to keep guessing another.
 ///
 /// The table is bounded: past `capacity` peers, the oldest entry is dropped.
-struct LoginFailures {
-    static let defaultLimit = 5
+public struct LoginFailures: Sendable {
+    public static let defaultLimit = 5
     static let defaultWindow = Duration.seconds(60)
     static let defaultCapacity = 10_000
 

@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     /// Client connections served at once; one more gets 503 and is closed. The default
     /// leaves `DescriptorLimit.reserve` of the descriptor limit for everything else.
     public var maxConnections = DescriptorLimit.defaultMaxConnections()
+    /// Failed admin logins allowed per client address within `LoginFailures.defaultWindow`
+    /// (`--admin-login-failures`); more get 429 until the window ends.
+    public var adminLoginFailures = LoginFailures.defaultLimit
 
     public init(
         host: String = "127.0.0.1",
