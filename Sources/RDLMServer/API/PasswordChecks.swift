@@ -12,13 +12,23 @@ final class PasswordChecks: Sendable {
     static let defaultCapacity = 64
 
     let capacity: Int
-    private let pool: NIOThreadPool
+    private let threads: Int
+    /// Started at the first check, so a daemon without hashed lines runs no extra thread.
+    private let pool = Mutex<Pool>(.notStarted)
     private let pending = Atomic<Int>(0)
+
+    private enum Pool {
+        case notStarted
+        case running(NIOThreadPool)
+        case stopped
+    }
+
+    /// Why a check could not run.
+    struct Stopped: Error {}
 
     init(threads: Int = defaultThreads, capacity: Int = defaultCapacity) {
         self.capacity = max(1, capacity)
-        pool = NIOThreadPool(numberOfThreads: max(1, threads))
-        pool.start()
+        self.threads = max(1, threads)
     }
 
     /// Checks queued or running now.
@@ -39,7 +49,20 @@ final class PasswordChecks: Sendable {
     /// it ends. The future completes on `loop`, exactly once: with the check's answer, or
     /// failed when the pool was shut down first.
     func run(on loop: any EventLoop, _ check: @escaping @Sendable () -> Bool) -> EventLoopFuture<Bool> {
-        let answer = pool.runIfActive(eventLoop: loop, check)
+        let started: NIOThreadPool? = pool.withLock { state in
+            switch state {
+            case .running(let pool):
+                return pool
+            case .notStarted:
+                let pool = NIOThreadPool(numberOfThreads: threads)
+                pool.start()
+                state = .running(pool)
+                return pool
+            case .stopped:
+                return nil
+            }
+        }
+        let answer = started?.runIfActive(eventLoop: loop, check) ?? loop.makeFailedFuture(Stopped())
         answer.whenComplete { [self] _ in
             pending.wrappingSubtract(1, ordering: .acquiringAndReleasing)
         }
@@ -48,6 +71,11 @@ final class PasswordChecks: Sendable {
 
     /// Stops the threads once the checks under way are done; later ones fail at once.
     func shutdown() async {
-        try? await pool.shutdownGracefully()
+        let running: NIOThreadPool? = pool.withLock { state in
+            defer { state = .stopped }
+            if case .running(let pool) = state { return pool }
+            return nil
+        }
+        try? await running?.shutdownGracefully()
     }
 }
