@@ -63,7 +63,9 @@ start_daemon "$open_port" --admin-userpass-file yes
 auth_port=$(free_port)
 { htpasswd -nbB admin s3cret | sed '/^$/d'; echo "ops:$(mkpasswd -m yescrypt other)"; } > "$work/admins"
 # shellcheck disable=SC2016 # the $ are the hashes' own
-grep -q '^admin:\$2y\$' "$work/admins" && grep -q '^ops:\$y\$' "$work/admins"
+grep -q '^admin:\$2y\$' "$work/admins" || { echo "htpasswd -nbB made no bcrypt line" >&2; exit 1; }
+# shellcheck disable=SC2016
+grep -q '^ops:\$y\$' "$work/admins" || { echo "mkpasswd -m yescrypt made no yescrypt line" >&2; exit 1; }
 auth_flags=(--admin_userpass_file "$work/admins" --admin-login-failures 20)
 start_daemon "$auth_port" "${auth_flags[@]}"
 
