@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // The wire contract in code: the rules both sides share (resource names, seconds,
@@ -46,6 +47,8 @@ let package = Package(
                 "RDLMWire",
                 "RDLMEtcd",
                 "CSystemMemory",
+                "CCrypt",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -112,6 +115,13 @@ let package = Package(
         ),
         // glibc's malloc tuning (malloc.h), which the Glibc module does not export.
         .systemLibrary(name: "CSystemMemory"),
+        // libxcrypt's crypt_rn and crypt_checksalt: the hashed lines of the admin userpass
+        // file (bcrypt, yescrypt, SHA-512 crypt), never checked with crypto of our own.
+        .systemLibrary(
+            name: "CCrypt",
+            pkgConfig: "libxcrypt",
+            providers: [.apt(["libcrypt-dev"])]
+        ),
         // libcurl, with typed shims for its variadic setopt/getinfo calls.
         .systemLibrary(
             name: "CCurl",

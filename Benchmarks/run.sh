@@ -41,8 +41,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$quick" -eq 1 ] && original=0
 
-# libcurl4-openssl-dev: rdlm-loadgen links the root package, whose RDLMClient uses libcurl.
-packages=(python3 curl libcurl4-openssl-dev openssl)
+# libcurl4-openssl-dev, libcrypt-dev: rdlm-loadgen links the root package, whose RDLMClient
+# uses libcurl and whose rdlmd uses libxcrypt; openssl makes the TLS scenario's certificates.
+packages=(python3 curl libcurl4-openssl-dev libcrypt-dev openssl)
 [ "$quick" -eq 0 ] && packages+=(wrk)
 [ "$profile" -eq 1 ] && packages+=(linux-perf)
 ensure_packages "${packages[@]}"

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages ca-certificates git
+# libcurl4-openssl-dev and libcrypt-dev: the build links libcurl (RDLMClient) and libxcrypt.
+ensure_packages ca-certificates git libcurl4-openssl-dev libcrypt-dev
 echo "==> building rdlmd (release)" >&2
 swift build -c release --product rdlmd >&2
 exec .build/release/rdlmd "$@"

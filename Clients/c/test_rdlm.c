@@ -618,6 +618,13 @@ static void test_admin_credentials(void) {
     error = rdlm_get_resource(admin, "anything", NULL);
     check("an admin request with the credentials answers OK", error == RDLM_OK, rdlm_strerror(error));
     rdlm_client_free(admin);
+    admin = NULL;
+    options.admin_password = "wrong-password";
+    if (rdlm_client_new(&options, &admin) != RDLM_OK) { check("admin client", 0, NULL); return; }
+    error = rdlm_get_resource(admin, "anything", NULL);
+    check("an admin request with a wrong password is an auth error",
+          error == RDLM_ERR_AUTH && rdlm_last_status(admin) == 401, rdlm_strerror(error));
+    rdlm_client_free(admin);
 }
 
 int main(int argc, char **argv) {

@@ -9,6 +9,11 @@
 #   rdlm_release "$lock"
 #   rdlm_with RESOURCE [--lifetime N] [--wait N] [--title T] [--shared] [--no-refresh] \
 #       -- COMMAND [ARGS...]                                  # returns COMMAND's status
+#   rdlm_resource RESOURCE         # admin: prints GET /resources/RESOURCE (JSON, one line)
+#   rdlm_delete_resource RESOURCE  # admin: deletes the resource's lock and waiters
+#
+# Admin credentials: RDLM_USER and RDLM_PASSWORD, sent as HTTP Basic when RDLM_USER is set.
+# They reach curl on its standard input (-K -), never its command line, where ps shows them.
 #
 # Several servers: RDLM_SERVER may list daemons sharing one lock space, comma-separated
 # (http://a:8888,http://b:8888). A request goes to the next one only when a server gives
@@ -50,6 +55,7 @@
 #   106 RDLM_EX_PROTOCOL    an answer the protocol does not allow
 #   107 RDLM_EX_LOST        rdlm_with: the lock was lost while the command ran, so the
 #                           command was stopped
+#   108 RDLM_EX_AUTH        admin credentials required or refused (401, 403)
 # They sit above the statuses commands commonly use (1, 2, 126, 127) and below the
 # 128+N of a command killed by signal N, so rdlm_with's status tells them apart.
 # When the server grants a lock but its answer is then cut short (a timeout, a reset
@@ -102,6 +108,7 @@ RDLM_EX_NOT_FOUND=104
 RDLM_EX_SERVER=105
 RDLM_EX_PROTOCOL=106
 RDLM_EX_LOST=107
+RDLM_EX_AUTH=108
 
 rdlm__say() { # FUNCTION MESSAGE...
     _rdlm_say_name=$1
@@ -176,10 +183,15 @@ rdlm__request() {
     if [ -n "${RDLM_CACERT-}" ]; then set -- --cacert "$RDLM_CACERT" "$@"; fi
     if [ -n "${RDLM_CERT-}" ]; then set -- --cert "$RDLM_CERT" "$@"; fi
     if [ -n "${RDLM_KEY-}" ]; then set -- --key "$RDLM_KEY" "$@"; fi
+    if [ -n "${_rdlm_auth-}" ]; then set -- -K - "$@"; fi
     # -q (first, or curl ignores it): no ~/.curlrc, whose "output" or "fail" would hide the
     # answer. -N: the headers reach us as they come, even if curl is then killed.
     if _rdlm_out=$(
         if [ "${_rdlm_shield-}" = 1 ]; then trap '' HUP INT TERM; fi
+        if [ -n "${_rdlm_auth-}" ]; then exec <<_RDLM_AUTH
+$_rdlm_auth
+_RDLM_AUTH
+        fi
         exec curl -q -sS -N -i --proto =http,https --connect-timeout "$_rdlm_connect" \
             -H 'Accept: application/json' -H 'Expect:' "$@" -- "$_rdlm_url" 2>&1
     ); then
@@ -285,6 +297,8 @@ rdlm__failure() {
                      return "$RDLM_EX_DELETED" ;;
         404:acquire) rdlm__say "$1" "the server did not accept the resource name '$_rdlm_resource' $_rdlm_detail"
                      return "$RDLM_EX_USAGE" ;;
+        401:* | 403:*) rdlm__say "$1" "admin credentials required or refused $_rdlm_detail"; return "$RDLM_EX_AUTH" ;;
+        404:admin) rdlm__say "$1" "no such resource $_rdlm_detail"; return "$RDLM_EX_NOT_FOUND" ;;
         404:*) rdlm__say "$1" "the lock is gone $_rdlm_detail"; return "$RDLM_EX_NOT_FOUND" ;;
         400:* | 413:*) rdlm__say "$1" "bad request $_rdlm_detail"; return "$RDLM_EX_USAGE" ;;
         5*) rdlm__say "$1" "server error $_rdlm_detail"; return "$RDLM_EX_SERVER" ;;
@@ -305,6 +319,57 @@ rdlm__delete() {
     _rdlm_shield=1
     rdlm__send_about DELETE "$1" "$_rdlm_request"
     _rdlm_shield=''
+}
+
+# rdlm__admin FUNCTION METHOD RESOURCE: METHOD /resources/RESOURCE on the servers, with the
+# admin credentials of the environment.
+rdlm__admin() {
+    if [ $# -ne 3 ]; then
+        rdlm__say "$1" "usage: $1 RESOURCE"
+        return "$RDLM_EX_USAGE"
+    fi
+    rdlm__settings "$1" || return
+    case $3 in
+        '' | *[!a-zA-Z0-9]*) rdlm__say "$1" "a resource name is letters and digits, not '$3'"
+                             return "$RDLM_EX_USAGE" ;;
+    esac
+    _rdlm_auth=''
+    if [ -n "${RDLM_USER-}" ]; then
+        case $RDLM_USER in *:* | *[[:cntrl:]]*)
+            rdlm__say "$1" "RDLM_USER must not hold ':' or control characters"; return "$RDLM_EX_USAGE" ;;
+        esac
+        case ${RDLM_PASSWORD-} in *[[:cntrl:]]*)
+            rdlm__say "$1" "RDLM_PASSWORD must not hold control characters"; return "$RDLM_EX_USAGE" ;;
+        esac
+        # curl's config syntax: a quoted value, with backslash and double quote escaped.
+        _rdlm_auth="user = \"$(printf '%s:%s' "$RDLM_USER" "${RDLM_PASSWORD-}" | sed 's/[\\"]/\\&/g')\""
+    fi
+    rdlm__send "$2" '' "/resources/$3" "$_rdlm_request"
+    _rdlm_auth=''
+}
+
+# rdlm_resource RESOURCE: prints the resource's JSON (its holder and waiters). Admin.
+rdlm_resource() {
+    rdlm__admin rdlm_resource GET "$@" || return
+    if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 200 ]; then
+        rdlm__failure rdlm_resource admin
+        return
+    fi
+    # The body: what follows the blank line after the (last) header block.
+    printf '%s\n' "$_rdlm_out" | awk '
+        { sub(/\r$/, "") }
+        !body && /^HTTP\/[0-9.]+ [0-9][0-9][0-9]/ { head = 1; next }
+        head && /^$/ { head = 0; body = 1; next }
+        body { print }'
+}
+
+# rdlm_delete_resource RESOURCE: ends the resource's lock and its waiters (they get
+# "deleted"). Admin. 104 when the resource has none.
+rdlm_delete_resource() {
+    rdlm__admin rdlm_delete_resource DELETE "$@" || return
+    if [ "$_rdlm_curl" -ne 0 ] || [ "$_rdlm_status" != 204 ]; then
+        rdlm__failure rdlm_delete_resource admin
+    fi
 }
 
 # rdlm__acquire FUNCTION RESOURCE LIFETIME WAIT MODE [TITLE]: sets _rdlm_location and

@@ -483,5 +483,33 @@ check "a 503 is an answer: server error, and no other server is asked" "$RDLM_EX
     "$(RDLM_SERVER="$lost,$RDLM_SERVER" RDLM_TEST_LOST=$lost with_fake_curl unavailable status_of rdlm_acquire "$r" 30 0) $(wc -l < "$work/mark.args" | tr -d ' ')"
 check "and nothing was locked" 0 "$(locks_on "$r")"
 
+# Admin requests: on this server (no credentials needed), then, with RDLM_AUTH_URL,
+# RDLM_AUTH_USER and RDLM_AUTH_PASSWORD set, on one whose admin requests need them.
+r=$(name admin)
+lock=$(rdlm_acquire "$r" 30 0)
+check "rdlm_resource prints the resource's JSON, its lock in it" 1 \
+    "$(rdlm_resource "$r" | grep -c "\"uid\":\"${lock##*/}\"")"
+check "rdlm_delete_resource deletes it" "0 0" "$(status_of rdlm_delete_resource "$r") $(locks_on "$r")"
+check "rdlm_delete_resource of a resource without locks" "$RDLM_EX_NOT_FOUND" "$(status_of rdlm_delete_resource "$r")"
+check "rdlm_resource without a resource is bad usage" "$RDLM_EX_USAGE" "$(status_of rdlm_resource)"
+check "rdlm_resource of a bad name is bad usage" "$RDLM_EX_USAGE" "$(status_of rdlm_resource 'a/b')"
+check "RDLM_USER with ':' is bad usage" "$RDLM_EX_USAGE" "$(RDLM_USER=a:b status_of rdlm_resource "$r")"
+if [ -n "${RDLM_AUTH_URL-}" ] && [ -n "${RDLM_AUTH_USER-}" ] && [ -n "${RDLM_AUTH_PASSWORD-}" ]; then
+    lock=$(RDLM_SERVER=$RDLM_AUTH_URL rdlm_acquire "$r" 30 0)
+    check "auth server: no credentials, 108" "$RDLM_EX_AUTH" "$(RDLM_SERVER=$RDLM_AUTH_URL status_of rdlm_resource "$r")"
+    check "auth server: a wrong password, 108" "$RDLM_EX_AUTH" \
+        "$(RDLM_SERVER=$RDLM_AUTH_URL RDLM_USER=$RDLM_AUTH_USER RDLM_PASSWORD="$RDLM_AUTH_PASSWORD-wrong" status_of rdlm_resource "$r")"
+    check "auth server: the credentials list the lock" 1 \
+        "$(RDLM_SERVER=$RDLM_AUTH_URL RDLM_USER=$RDLM_AUTH_USER RDLM_PASSWORD=$RDLM_AUTH_PASSWORD rdlm_resource "$r" |
+           grep -c "\"uid\":\"${lock##*/}\"")"
+    check "auth server: and delete it" 0 \
+        "$(RDLM_SERVER=$RDLM_AUTH_URL RDLM_USER=$RDLM_AUTH_USER RDLM_PASSWORD=$RDLM_AUTH_PASSWORD status_of rdlm_delete_resource "$r")"
+    rm -f "$work/mark.args"
+    RDLM_SERVER=$RDLM_AUTH_URL RDLM_USER=$RDLM_AUTH_USER RDLM_PASSWORD=$RDLM_AUTH_PASSWORD \
+        with_fake_curl args rdlm_resource "$r" >/dev/null 2>&1
+    check "the credentials reach curl on its standard input, not its command line" "1 0" \
+        "$(grep -c -- ' -K - ' "$work/mark.args") $(grep -c -- "$RDLM_AUTH_PASSWORD" "$work/mark.args")"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -106,6 +106,7 @@ public final class LockServer: Sendable {
             } catch {
                 sweepers.cancel()
                 trimming.cancel()
+                await shared.admission.logins.shutdown()
                 throw error
             }
             var actual = configuration
@@ -197,6 +198,9 @@ public final class LockServer: Sendable {
         try tls?.reload()
     }
 
+    /// Admin password checks queued or running now.
+    var passwordChecksUnderWay: Int { admission.logins.checks.count }
+
     /// How long requests in flight get to finish at shutdown before their connections are
     /// closed anyway.
     static let shutdownGracePeriod = TimeAmount.seconds(1)
@@ -224,6 +228,8 @@ public final class LockServer: Sendable {
         // connections close.
         journal?.close()
         await etcd?.close()
+        // Checks still under way are answered (503) on their loops, which still run.
+        await admission.logins.shutdown()
         do {
             try await group.shutdownGracefully()
         } catch {

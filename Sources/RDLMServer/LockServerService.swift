@@ -11,10 +11,11 @@ import UnixSignals
 public struct LockServerService: Service {
     public let configuration: ServerConfiguration
     public let logger: Logger
-    /// Reads the admin setting again (`--admin-userpass-file`), on SIGHUP; nil: nothing to read.
-    public let reloadAdminAuthentication: (@Sendable () throws -> AdminAuthentication)?
+    /// Reads the admin setting again (`--admin-userpass-file`), on SIGHUP, with the warnings
+    /// to log about it; nil: nothing to read.
+    public let reloadAdminAuthentication: (@Sendable () throws -> AdminAuthentication.Loaded)?
 
-    public init(configuration: ServerConfiguration, logger: Logger, reloadAdminAuthentication: (@Sendable () throws -> AdminAuthentication)? = nil) {
+    public init(configuration: ServerConfiguration, logger: Logger, reloadAdminAuthentication: (@Sendable () throws -> AdminAuthentication.Loaded)? = nil) {
         self.configuration = configuration
         self.logger = logger
         self.reloadAdminAuthentication = reloadAdminAuthentication
@@ -54,7 +55,9 @@ public struct LockServerService: Service {
         }
         if let reloadAdminAuthentication {
             do {
-                server.replaceAdminAuthentication(try reloadAdminAuthentication())
+                let loaded = try reloadAdminAuthentication()
+                for warning in loaded.warnings { logger.warning("\(warning)") }
+                server.replaceAdminAuthentication(loaded.admin)
                 logger.notice("SIGHUP: admin credentials re-read")
             } catch {
                 logger.error("SIGHUP: admin credentials not re-read, keeping the ones in force: \(error)")

@@ -29,9 +29,12 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(
         name: [.customLong("admin-userpass-file"), .customLong("admin_userpass_file")],
         help: ArgumentHelp(
-            "Admin requests (/resources): 'yes' needs no credentials, 'no' refuses them (403), a file path requires HTTP Basic credentials matching one of its user:password lines.",
+            "Admin requests (/resources): 'yes' needs no credentials, 'no' refuses them (403), a file path requires HTTP Basic credentials matching one of its lines: user:HASH, a crypt(3) hash checked with libxcrypt (bcrypt from htpasswd -nB USER; yescrypt or SHA-512 from mkpasswd -m yescrypt), or user:password in plain text (a warning at start-up). Successful hash checks are remembered for 60 s.",
             valueName: "yes|no|path"))
     var adminUserpassFile = "yes"
+
+    @Option(help: ArgumentHelp("With a userpass file: failed admin logins allowed per client address within 60 s; more get 429 (with Retry-After) until the 60 s are over, and no password is checked meanwhile. Behind a reverse proxy every client has the proxy's address.", valueName: "count"))
+    var adminLoginFailures = LoginFailures.defaultLimit
 
     @Option(help: "Log level: trace, debug (one line per lock state change), info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
@@ -130,7 +133,8 @@ struct RDLMDaemon: AsyncParsableCommand {
             ("--max-body-bytes", maxBodyBytes), ("--max-title-bytes", maxTitleBytes),
             ("--max-resource-name-length", maxResourceNameLength), ("--max-waiters-per-resource", maxWaitersPerResource),
             ("--max-locks", maxLocks), ("--max-locks-per-client", maxLocksPerClient), ("--threads", threads),
-            ("--max-connections", maxConnections ?? 1), ("--event-history", eventHistory), ("--event-buffer", eventBuffer),
+            ("--max-connections", maxConnections ?? 1), ("--admin-login-failures", adminLoginFailures),
+            ("--event-history", eventHistory), ("--event-buffer", eventBuffer),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1")
         }
@@ -175,14 +179,16 @@ struct RDLMDaemon: AsyncParsableCommand {
         }
         let admin: AdminAuthentication
         do {
-            admin = try AdminAuthentication.fromFlag(adminUserpassFile)
+            let loaded = try AdminAuthentication.load(adminUserpassFile)
+            for warning in loaded.warnings { logger.warning("\(warning)") }
+            admin = loaded.admin
         } catch {
             throw ValidationError("\(error)")
         }
         let flag = adminUserpassFile
         // SIGHUP re-reads a userpass file; `yes` and `no` name no file.
-        let reloadAdmin: (@Sendable () throws -> AdminAuthentication)? = ["yes", "no"].contains(flag) ? nil : { @Sendable in
-            try AdminAuthentication.fromFlag(flag)
+        let reloadAdmin: (@Sendable () throws -> AdminAuthentication.Loaded)? = ["yes", "no"].contains(flag) ? nil : { @Sendable in
+            try AdminAuthentication.load(flag)
         }
         let limits = RequestLimits(
             maxLifetime: .seconds(maxLifetime),
@@ -202,6 +208,7 @@ struct RDLMDaemon: AsyncParsableCommand {
         configuration.events.bufferLimit = eventBuffer
         configuration.events.heartbeat = .seconds(eventHeartbeat)
         configuration.tls = try tlsSettings()
+        configuration.adminLoginFailures = adminLoginFailures
         if let endpoints = etcdEndpoints.flatMap(Self.endpoints) {
             configuration.etcd = EtcdSettings(
                 endpoints: endpoints, prefix: etcdPrefix, sessionTTL: Int64(etcdSessionTtl), requestTimeout: .seconds(etcdTimeout))

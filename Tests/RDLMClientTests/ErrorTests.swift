@@ -81,9 +81,16 @@ extension ClientTests {
             await client.shutdown()
         }
 
-        @Test("admin requests without credentials are unauthorized; with them they work")
-        func unauthorized() async throws {
-            let admins = AdminAuthentication.basic(credentials: ["admin:s3cret"])
+        /// `admin:s3cret` as the userpass file holds it: plain, or hashed (htpasswd -nbB, mkpasswd -m yescrypt).
+        static let adminFiles = [
+            ["admin:s3cret"],
+            [#"admin:$2y$04$d4De7yp6cLOqeP/SH1X7n.1qcyRkW1JtNXPm4aoyyqUYPSaBVf3PK"#],
+            [#"admin:$y$j9T$t8dInpBQOWO.rf1tV4B1m0$YVCrolH5MNnDEe/6u5PDDZ511gIr4qUhTAs0tgu7Bs4"#],
+        ]
+
+        @Test("admin requests without credentials are unauthorized; with them they work (plain, bcrypt, yescrypt)", arguments: adminFiles)
+        func unauthorized(lines: [String]) async throws {
+            let admins = AdminAuthentication.basic(credentials: lines)
             try await withDaemonAndClient(admin: admins) { client in
                 await #expect(throws: RDLMError.unauthorized) { try await client.resources() }
                 let lock = try await client.acquire("open")

@@ -285,7 +285,7 @@ extension ServerTests {
             try "admin:secret\nnobody\n".write(to: file, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: file) }
             let error = try #require(throws: ConfigurationError.self) { try AdminAuthentication.fromFlag(file.path) }
-            #expect(error.description == "admin userpass file '\(file.path)': entry 2 has no ':' (expected user:password)")
+            #expect(error.description == "admin userpass file '\(file.path)', line 2 has no ':' (expected user:password or user:HASH)")
         }
     }
 

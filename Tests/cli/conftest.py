@@ -80,8 +80,10 @@ def daemon(workdir):
 @pytest.fixture(scope="session")
 def auth_daemon(workdir):
     path = os.path.join(workdir, "admins")
+    # Hashed, as the README says to: bcrypt from htpasswd (apache2-utils).
+    line = subprocess.run(["htpasswd", "-nbB", "admin", "s3cret"], check=True, capture_output=True, text=True).stdout
     with open(path, "w") as f:
-        f.write("admin:s3cret\n")
+        f.write(line.strip() + "\n")
     started = Daemon(workdir, "--admin-userpass-file", path)
     yield started
     started.stop()

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import NIOHTTP1
 import RDLMCore
 import RDLMWire
@@ -106,21 +107,19 @@ enum Endpoint: Equatable, Sendable {
 final class Admission: Sendable {
     let configuration: ServerConfiguration
     let logger: Logger
-    /// Failed admin logins are logged, at most one line per interval (with the count
-    /// held back), so a flood of wrong passwords cannot fill the disk.
-    private let failedLogins = Mutex(LogThrottle(interval: .seconds(10)))
-    /// The admin mode in force: the configuration's, until SIGHUP re-reads the file.
-    private let adminAuthentication: Mutex<AdminAuthentication>
+    /// The admin credentials in force (the configuration's, until SIGHUP re-reads the
+    /// file), their cache and the failures per peer.
+    let logins: AdminLogins
 
     init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
-        self.adminAuthentication = Mutex(configuration.adminAuthentication)
+        self.logins = AdminLogins(configuration.adminAuthentication, logger: logger, failures: LoginFailures(limit: configuration.adminLoginFailures))
     }
 
     /// Puts `admin` in force for the requests admitted from now on.
     func replaceAdminAuthentication(_ admin: AdminAuthentication) {
-        adminAuthentication.withLock { $0 = admin }
+        logins.replace(admin)
     }
 
     /// A request that passed admission.
@@ -134,9 +133,45 @@ final class Admission: Sendable {
         var requestID: LockID? = nil
     }
 
-    /// - Parameter certifiedAdmin: the connection's verified client certificate is an
-    ///   admin's (`CertificateAdmins`): admin requests need no Basic credentials.
-    func admit(_ head: HTTPRequestHead, certifiedAdmin: Bool = false) throws(HTTPError) -> Admitted {
+    /// What admission decided: most requests are decided at once; an admin request whose
+    /// password needs a hash computed is decided by running its `AdminCheck`.
+    enum Outcome {
+        case admitted(Admitted)
+        case checking(AdminCheck)
+    }
+
+    /// An admitted admin request whose credentials are still to be checked off the event
+    /// loop.
+    struct AdminCheck {
+        let admitted: Admitted
+        let pending: PendingCheck
+
+        /// Runs the check (exactly once per `AdminCheck`); `decided` is then called on `loop`,
+        /// once, with the request admitted or the error to answer it with.
+        func run(on loop: any EventLoop, decided: @escaping (Result<Admitted, HTTPError>) -> Void) {
+            let admitted = self.admitted
+            pending.run(on: loop).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(nil): decided(.success(admitted))
+                case .success(let error?): decided(.failure(error))
+                case .failure: decided(.failure(.shuttingDown))
+                }
+            }
+        }
+    }
+
+    /// `admit(head, peer:certifiedAdmin:)`, unless `checked` is the decision of the
+    /// request's `AdminCheck`.
+    func admit(_ head: HTTPRequestHead, peer: String?, certifiedAdmin: Bool, checked: Result<Admitted, HTTPError>?) throws(HTTPError) -> Outcome {
+        guard let checked else { return try admit(head, peer: peer, certifiedAdmin: certifiedAdmin) }
+        return .admitted(try checked.get())
+    }
+
+    /// - Parameters:
+    ///   - peer: the client's address, the key of the failed-login limit.
+    ///   - certifiedAdmin: the connection's verified client certificate is an admin's
+    ///     (`CertificateAdmins`): admin requests need no Basic credentials.
+    func admit(_ head: HTTPRequestHead, peer: String? = nil, certifiedAdmin: Bool = false) throws(HTTPError) -> Outcome {
         let target = try RequestTarget(head.uri)
         // An absolute-form target's authority overrides Host (RFC 9112 §3.2.2), but Host
         // must still be well-formed.
@@ -149,22 +184,12 @@ final class Admission: Sendable {
         if let name = endpoint.resourceName, name.utf8.count > limits.maxResourceNameLength {
             throw HTTPError(.badRequest, "resource name is longer than \(limits.maxResourceNameLength) characters")
         }
-        if endpoint.isAdmin, !certifiedAdmin {
-            switch adminAuthentication.withLock({ $0 }).check(authorization: head.headers.first(name: "authorization")) {
-            case nil:
-                break
-            case .forbidden:
-                throw HTTPError(.forbidden, "admin requests are disabled on this server")
-            case .unauthorized(let message):
-                if head.headers.contains(name: "authorization"), let held = failedLogins.withLock({ $0.admit() }) {
-                    logger.warning("failed admin login: \(message)", metadata: ["held back since the last line": "\(held)"])
-                }
-                throw HTTPError(.unauthorized, message, headers: [("WWW-Authenticate", "Basic realm=\"rdlm\"")])
-            }
+        if endpoint.isAdmin, !certifiedAdmin, let pending = try logins.admit(authorization: head.headers.first(name: "authorization"), peer: peer) {
+            return .checking(AdminCheck(admitted: Admitted(endpoint: endpoint, authority: authority), pending: pending))
         }
         var requestID: LockID?
         if case .acquire = endpoint { requestID = try Self.requestID(of: head) }
-        return Admitted(endpoint: endpoint, authority: authority, requestID: requestID)
+        return .admitted(Admitted(endpoint: endpoint, authority: authority, requestID: requestID))
     }
 
     static let requestIDHeader = "RDLM-Request-Id"

@@ -10,7 +10,7 @@ public enum AdminAuthentication: Sendable, Equatable {
     case basic(credentials: [String])
 
     /// Why an admin request was not let through.
-    enum Denial: Equatable {
+    enum Denial: Error, Equatable {
         case forbidden
         case unauthorized(String)
     }
@@ -18,9 +18,24 @@ public enum AdminAuthentication: Sendable, Equatable {
     /// Reads the flag as the original did: `yes`, `no`, or the path of a userpass file.
     /// - Throws: `ConfigurationError` when the file cannot be read or holds no valid line.
     public static func fromFlag(_ value: String) throws -> AdminAuthentication {
+        try load(value).admin
+    }
+
+    /// The flag read, with what the operator should be told about the file (plain
+    /// passwords, weak hashes), each naming its line.
+    public struct Loaded: Sendable, Equatable {
+        public var admin: AdminAuthentication
+        public var warnings: [String]
+    }
+
+    /// Reads the flag: `yes`, `no`, or a userpass file whose lines are `user:password` or
+    /// `user:HASH`, HASH being a crypt(3) hash (it starts with `$`) that libxcrypt can check.
+    /// - Throws: `ConfigurationError` when the file cannot be read, holds no valid line, or a
+    ///   line that cannot be used (no `:`, a hash libxcrypt cannot check), named by number.
+    public static func load(_ value: String) throws -> Loaded {
         switch value {
-        case "yes": return .open
-        case "no": return .forbidden
+        case "yes": return Loaded(admin: .open, warnings: [])
+        case "no": return Loaded(admin: .forbidden, warnings: [])
         default:
             let bytes: [UInt8]
             do {
@@ -33,20 +48,37 @@ public enum AdminAuthentication: Sendable, Equatable {
             guard let contents = String(validating: text, as: UTF8.self) else {
                 throw ConfigurationError("cannot read admin userpass file '\(value)': not valid UTF-8")
             }
-            let lines = contents.split(whereSeparator: \.isNewline)
-                .map(Self.trimmingBlanks)
-                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
-            for (number, line) in lines.enumerated() where !line.contains(":") {
-                throw ConfigurationError("admin userpass file '\(value)': entry \(number + 1) has no ':' (expected user:password)")
+            var entries: [String] = []
+            var warnings: [String] = []
+            // Numbered as an editor numbers them: every line counts, blank or comment.
+            for (index, rawLine) in contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+                let line = Self.trimmingBlanks(rawLine)
+                guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+                let place = "admin userpass file '\(value)', line \(index + 1)"
+                guard let entry = AdminEntry(line) else {
+                    throw ConfigurationError("\(place) has no ':' (expected user:password or user:HASH)")
+                }
+                switch entry.secret {
+                case .plain:
+                    warnings.append("\(place) (user '\(entry.user)'): the password is stored in plain text; store a hash instead (htpasswd -nB \(entry.user), or mkpasswd -m yescrypt)")
+                case .hash(let hash):
+                    switch hash.verdict() {
+                    case .usable: break
+                    case .weak(let why): warnings.append("\(place) (user '\(entry.user)'): \(why)")
+                    case .unusable(let why): throw ConfigurationError("\(place) (user '\(entry.user)'): \(why)")
+                    }
+                }
+                entries.append(line)
             }
-            guard !lines.isEmpty else {
+            guard !entries.isEmpty else {
                 throw ConfigurationError("admin userpass file '\(value)' has no user:password line")
             }
-            return .basic(credentials: lines)
+            return Loaded(admin: .basic(credentials: entries), warnings: warnings)
         }
     }
 
-    /// Checks an `Authorization` header value against this mode.
+    /// Checks an `Authorization` header value against this mode, hashing right here when a
+    /// hashed line's user is offered (`Admission` does that on a thread pool instead).
     func check(authorization: String?) -> Denial? {
         switch self {
         case .open:
@@ -54,24 +86,14 @@ public enum AdminAuthentication: Sendable, Equatable {
         case .forbidden:
             return .forbidden
         case .basic(let credentials):
-            guard let authorization else { return .unauthorized("admin credentials required") }
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "basic" else {
-                return .unauthorized("Authorization must use the Basic scheme")
+            let entries = AdminEntries(credentials)
+            switch entries.offered(authorization: authorization) {
+            case .failure(let denial):
+                return denial
+            case .success(let offered):
+                if entries.matchesPlain(offered) { return nil }
+                return entries.matchesHash(offered) ? nil : .unauthorized(AdminEntries.wrongCredentials)
             }
-            guard let offered = Base64.decode(Self.trimmingBlanks(parts[1])) else {
-                return .unauthorized("Authorization credentials are not valid base64")
-            }
-            guard offered.contains(UInt8(ascii: ":")) else {
-                return .unauthorized("Authorization credentials must be user:password")
-            }
-            // Compare against every entry, always all of them, in constant time per entry,
-            // so the answer's timing does not tell which part matched.
-            var matched = false
-            for entry in credentials where Self.constantTimeEquals(Array(entry.utf8), offered) {
-                matched = true
-            }
-            return matched ? nil : .unauthorized("wrong admin credentials")
         }
     }
 
@@ -85,17 +107,6 @@ public enum AdminAuthentication: Sendable, Equatable {
         guard let first = scalars.firstIndex(where: { !isBlank($0) }),
               let last = scalars.lastIndex(where: { !isBlank($0) }) else { return "" }
         return String(Substring(scalars[first...last]))
-    }
-
-    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt(a.count ^ b.count)
-        let length = max(a.count, b.count)
-        for index in 0..<length {
-            let x = index < a.count ? a[index] : 0
-            let y = index < b.count ? b[index] : 0
-            difference |= UInt(x ^ y)
-        }
-        return difference == 0
     }
 }
 

@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     public var events = EventStreamSettings()
     /// Serve HTTPS with these files (`--tls-certificate-chain` and companions); nil: HTTP.
     public var tls: TLSSettings?
+    /// Failed admin logins allowed per client address within `LoginFailures.defaultWindow`
+    /// (`--admin-login-failures`); more get 429 until the window ends.
+    public var adminLoginFailures = LoginFailures.defaultLimit
 
     public init(
         host: String = "127.0.0.1",

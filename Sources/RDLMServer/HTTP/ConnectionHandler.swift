@@ -289,10 +289,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Answering
 
-    private func dispatch(_ head: HTTPRequestHead, _ request: Request, body: [UInt8], context: ChannelHandlerContext) {
+    private func dispatch(_ head: HTTPRequestHead, _ request: Request, body: [UInt8], context: ChannelHandlerContext, checked: Result<Admission.Admitted, HTTPError>? = nil) {
+        if peer == nil { peer = .some(context.channel.remoteAddress?.ipAddress) }
         let admitted: Admission.Admitted
         do throws(HTTPError) {
-            admitted = try shared.admission.admit(head, certifiedAdmin: transport.isCertifiedAdmin)
+            switch try shared.admission.admit(head, peer: peer ?? nil, certifiedAdmin: transport.isCertifiedAdmin, checked: checked) {
+            case .admitted(let decided): admitted = decided
+            case .checking(let check): // hashed off this loop; the request stays pending meanwhile
+                return check.run(on: context.eventLoop) { [self] in
+                    if isActive { dispatch(head, request, body: body, context: context, checked: $0) }
+                }
+            }
         } catch {
             respond(.error(error, json: request.wantsJSON), to: request, context: context)
             return
@@ -305,7 +312,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
             startEventStream(resource: resource, lastEventID: head.headers.first(name: "last-event-id"), request: request, context: context)
             return
         }
-        if peer == nil { peer = .some(context.channel.remoteAddress?.ipAddress) }
         let apiRequest = APIRequest(endpoint: admitted.endpoint, body: body, wantsJSON: request.wantsJSON, locationBase: locationBase, client: peer ?? nil, requestID: admitted.requestID)
         let parked = shared.api.respond(to: apiRequest, eventLoop: context.eventLoop) { [self] response in
             respond(response, to: request, context: context)
