@@ -31,25 +31,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case closing
     }
 
-    /// What answering needs to know of a request. Kept instead of its head while the answer
-    /// is pending, so a parked acquire does not keep the head's header storage alive.
-    private struct Request {
-        var version: HTTPVersion
-        var keepAlive: Bool
-        var isHEAD: Bool
-        var wantsJSON: Bool
-        /// Tells this request's answer from a late one of an earlier request.
-        var number: UInt64
-
-        init(_ head: HTTPRequestHead, number: UInt64) {
-            version = head.version
-            keepAlive = head.isKeepAlive
-            isHEAD = head.method == .HEAD
-            wantsJSON = ConnectionHandler.wantsJSON(head)
-            self.number = number
-        }
-    }
-
     /// What arrived while an answer was pending, handled in order once it is written.
     private enum Inbound {
         case part(HTTPServerRequestPart)
@@ -326,19 +307,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// Turns this connection into the event stream: the answer's head, then its first
     /// message, then changes as they come, until either side closes it.
     private func startEventStream(resource: String?, lastEventID: String?, request: Request, context: ChannelHandlerContext) {
-        let sink = EventSink(
-            write: { bytes in context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)), promise: nil) },
-            isWritable: { context.channel.isWritable },
-            close: { context.close(promise: nil) },
-            finish: { bytes in
-                let written = context.eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)), promise: written)
-                let late = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(5)) { context.close(promise: nil) }
-                written.futureResult.assumeIsolated().whenComplete { _ in
-                    late.cancel()
-                    context.close(promise: nil)
-                }
-            })
+        let sink = EventSink(connection: context)
         do throws(HTTPError) {
             let (subscription, first) = try shared.api.openStream(resource: resource, lastEventID: lastEventID, loop: context.eventLoop, sink: sink)
             state = .closing
@@ -359,16 +328,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let base = "\(transport.scheme)://" + (Self.hostAndPort(of: context.channel.localAddress) ?? "\(shared.configuration.host):\(shared.configuration.port)")
         localBase = base
         return base
-    }
-
-    private static func hostAndPort(of address: SocketAddress?) -> String? {
-        guard let address, let ip = address.ipAddress, let port = address.port else { return nil }
-        if case .v6 = address { return "[\(ip)]:\(port)" }
-        return "\(ip):\(port)"
-    }
-
-    private static func wantsJSON(_ head: HTTPRequestHead) -> Bool {
-        head.headers.value(of: "accept", contains: "application/json")
     }
 
     /// Writes the answer to `request` and moves on to the next one. A grant that cannot
