@@ -51,7 +51,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // GET /openapi.yaml: built into the binary, so an rdlmd installed alone serves it.
+            // OpenAPI/openapi.yaml is a symlink to docs/openapi.yaml, the one copy.
+            resources: [.embedInCode("OpenAPI/openapi.yaml")]
         ),
         // An etcd v3 client over etcd's JSON gateway (HTTP/1.1 on SwiftNIO), with failover
         // across members and a watch that survives a member's loss: the etcd backend's base.

@@ -11,6 +11,10 @@ import Testing
 struct EndpointTests {
     @Test("every route and method names one endpoint", arguments: [
         ("/", HTTPMethod.GET, Endpoint.home),
+        ("/openapi.yaml", .GET, .openAPIDocument),
+        ("/openapi.yaml", .HEAD, .openAPIDocument),
+        ("/health", .GET, .health),
+        ("/ready", .GET, .ready),
         ("/locks/a", .POST, .acquire(resource: "a")),
         ("/locks/a/00ff", .GET, .show(resource: "a", uid: "00ff")),
         ("/locks/a/00ff", .PATCH, .refresh(resource: "a", uid: "00ff")),

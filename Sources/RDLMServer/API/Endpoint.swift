@@ -8,6 +8,8 @@ import Synchronization
 enum Endpoint: Equatable, Sendable {
     /// `GET /`: the original's welcome page.
     case home
+    /// `GET /openapi.yaml` (and `HEAD`): this API's OpenAPI document (no credentials).
+    case openAPIDocument
     /// `GET /health`: the process answers (no credentials, no lock data).
     case health
     /// `GET /ready`: 200 when it can serve locks, else 503; each check named (no
@@ -34,6 +36,7 @@ enum Endpoint: Equatable, Sendable {
     init(_ route: Route, method: HTTPMethod) throws(HTTPError) {
         switch (route, method) {
         case (.home, .GET): self = .home
+        case (.openAPIDocument, .GET), (.openAPIDocument, .HEAD): self = .openAPIDocument
         case (.health, .GET): self = .health
         case (.ready, .GET): self = .ready
         case (.locks(let resource), .POST): self = .acquire(resource: resource)
@@ -53,7 +56,7 @@ enum Endpoint: Equatable, Sendable {
     var isAdmin: Bool {
         switch self {
         case .resourceList, .resource, .deleteResource, .deleteAll: return true
-        case .home, .health, .ready, .acquire, .show, .refresh, .release: return false
+        case .home, .openAPIDocument, .health, .ready, .acquire, .show, .refresh, .release: return false
         }
     }
 
@@ -63,7 +66,7 @@ enum Endpoint: Equatable, Sendable {
         case .acquire(let name), .show(let name, _), .refresh(let name, _), .release(let name, _),
              .resource(let name), .deleteResource(let name):
             return name
-        case .home, .health, .ready, .resourceList, .deleteAll:
+        case .home, .openAPIDocument, .health, .ready, .resourceList, .deleteAll:
             return nil
         }
     }

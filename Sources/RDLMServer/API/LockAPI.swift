@@ -48,6 +48,9 @@ struct LockAPI: Sendable {
             case .home:
                 completion(Response(status: .ok, body: "Welcome on restful-distributed-lock-manager !", contentType: "text/html; charset=UTF-8"))
 
+            case .openAPIDocument:
+                completion(Response(status: .ok, body: OpenAPIDocument.text, contentType: OpenAPIDocument.contentType))
+
             case .health:
                 completion(Response(status: .ok, body: #"{"alive":true}"#, contentType: "application/json"))
 
