@@ -57,6 +57,18 @@ struct EndpointTests {
         }
     }
 
+    @Test("a uid collision is 503 (retry) for a random uid, 409 for the client's own RDLM-Request-Id")
+    func collision() {
+        for (named, status) in [(false, HTTPResponseStatus.serviceUnavailable), (true, .conflict)] {
+            do {
+                _ = try LockAPI.acquired(.refused(.duplicateID), locationBase: "http://x", json: false, namedByClient: named)
+                Issue.record("a collision was answered 201")
+            } catch {
+                #expect(error.status == status, "named by the client: \(named)")
+            }
+        }
+    }
+
     @Test("a 201 carries its grant and a Location under the given base")
     func granted() throws {
         let lock = LockInfo(id: LockID.random(), resource: "a", request: LockRequest(title: "t", lifetime: .seconds(5), wait: .zero),
