@@ -2,9 +2,10 @@
 # Runs every test: the Swift test suites (two 3-member etcd clusters running), then the
 # original RDLM's Python client, the README's curl tour, the C, shell and command-line
 # clients against live daemons (in memory, then three sharing a lock space on etcd), the
-# examples, a kill -9 durability test, hostile load, operations (signals, systemd), the etcd
-# backend's fault test and failure bounds, a benchmark smoke run, then a graceful-shutdown
-# check.
+# examples, a kill -9 durability test, hostile load, operations (signals, systemd), the
+# daemon fuzzed against its OpenAPI document with schemathesis in each admin mode, the
+# etcd backend's fault test and failure bounds, a benchmark smoke run, then a
+# graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,13 +35,14 @@ export RDLM_TEST_ETCD_DIR="$work/etcd" RDLM_TEST_ETCD_FAULT_DIR="$work/etcd-faul
 echo "==> swift test" >&2
 swift test --skip-build
 
-# A Python environment with rdlm-py, kept in .build so later runs reuse it.
+# A Python environment with rdlm-py, pytest and schemathesis, kept in .build so later runs
+# reuse it.
 venv=.build/compat-venv
-if ! "$venv/bin/python" -c 'import rdlmpy, pytest' 2>/dev/null; then
-    echo "==> installing rdlm-py 0.2.0 and pytest into $venv" >&2
+if ! "$venv/bin/python" -c 'import rdlmpy, pytest, schemathesis' 2>/dev/null; then
+    echo "==> installing rdlm-py 0.2.0, pytest and schemathesis into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel
+    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel schemathesis==4.32.5
     "$venv/bin/python" Tests/compat/install_rdlm_py.py
 fi
 
@@ -131,6 +133,9 @@ RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tes
 
 echo "==> operations: SIGHUP reload of the admin file, the systemd unit, sd_notify readiness, JSON logs" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/ops
+
+echo "==> OpenAPI: schemathesis fuzzes rdlmd against docs/openapi.yaml, in each admin mode" >&2
+RDLMD=.build/debug/rdlmd SCHEMATHESIS="$venv/bin/schemathesis" Tests/openapi/run_schemathesis.sh
 
 echo "==> etcd: fault test and failure bounds (3 daemons on a 3-member etcd cluster; kills, pauses, lost quorum)" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/etcd
