@@ -131,7 +131,7 @@ RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tes
 echo "==> hostile load: floods, slow requests, bad Host, early FIN, quotas, out of descriptors, --max-connections, ambiguous JSON" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/hostile
 
-echo "==> operations: SIGHUP reload of the admin file, the systemd unit, sd_notify readiness, JSON logs" >&2
+echo "==> operations: SIGHUP reload of the admin file, the systemd unit, sd_notify readiness, JSON logs, waiters and limits answered as docs/openapi.yaml says" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/ops
 
 echo "==> OpenAPI: schemathesis fuzzes rdlmd against docs/openapi.yaml, in each admin mode" >&2
