@@ -7,6 +7,7 @@ Each answer is checked with schemathesis's own conformance checks (status, conte
 headers, body), the ones Tests/openapi/run_schemathesis.sh runs. Needs schemathesis and
 requests (both in the test command's venv).
 """
+import contextlib
 import os
 import shutil
 import socket
@@ -63,18 +64,29 @@ def wait_for_status(daemon, path, status, what):
     return wait_until(answered, timeout=30, what=what)[0]
 
 
-def test_a_waiting_lock_and_its_deletion_are_documented(rdlmd):
-    daemon = rdlmd("--admin-userpass-file", "yes")
-    held = conforms("POST", "/locks/{resource}", acquire(daemon, "queue", uid=HOLDER), resource="queue")
+@contextlib.contextmanager
+def held_and_queued(daemon, resource):
+    """A lock held on `resource` and one acquire waiting behind it (uid WAITER); yields the
+    resource's listing once both are in it, and `waiting`, where the waiter's answer lands.
+    Afterwards the resource is deleted, which frees the waiter."""
+    held = conforms("POST", "/locks/{resource}", acquire(daemon, resource, uid=HOLDER), resource=resource)
     assert held.status_code == 201
     waiting = {}
-    waiter = threading.Thread(target=lambda: waiting.update(answer=acquire(daemon, "queue", wait=30, uid=WAITER)))
+    waiter = threading.Thread(target=lambda: waiting.update(answer=acquire(daemon, resource, wait=30, uid=WAITER)))
     waiter.start()
     try:
         def both_listed():
-            answer = requests.get(url(daemon, "/resources/queue"), headers=JSON, timeout=10)
+            answer = requests.get(url(daemon, "/resources/" + resource), headers=JSON, timeout=10)
             return answer if len(answer.json().get("_embedded", {}).get("locks", [])) == 2 else None
-        listing = wait_until(both_listed, timeout=30, what="the waiter to be queued")
+        yield wait_until(both_listed, timeout=30, what="the waiter to be queued"), waiting
+    finally:
+        requests.delete(url(daemon, "/resources/" + resource), timeout=10)
+        waiter.join(timeout=60)
+
+
+def test_a_waiting_lock_and_its_deletion_are_documented(rdlmd):
+    daemon = rdlmd("--admin-userpass-file", "yes")
+    with held_and_queued(daemon, "queue") as (listing, waiting):
         conforms("GET", "/resources/{resource}", listing, resource="queue")
         assert [lock["active"] for lock in listing.json()["_embedded"]["locks"]] == [True, False]
 
@@ -89,9 +101,6 @@ def test_a_waiting_lock_and_its_deletion_are_documented(rdlmd):
         deleted = requests.delete(url(daemon, "/resources/queue"), headers=JSON, timeout=10)
         conforms("DELETE", "/resources/{resource}", deleted, resource="queue")
         assert deleted.status_code == 204
-    finally:
-        requests.delete(url(daemon, "/resources/queue"), timeout=10)  # frees the waiter if a check failed
-        waiter.join(timeout=60)
     answer = waiting["answer"]
     conforms("POST", "/locks/{resource}", answer, resource="queue")
     assert answer.status_code == 409
@@ -99,39 +108,18 @@ def test_a_waiting_lock_and_its_deletion_are_documented(rdlmd):
 
 @pytest.mark.parametrize("accept", [JSON, {}], ids=["json", "html"])
 def test_limits_are_answered_as_documented(rdlmd, accept):
-    daemon = rdlmd("--max-locks-per-client", "2", "--max-waiters-per-resource", "1")
-    assert acquire(daemon, "full").status_code == 201
-    waiting = {}
-    waiter = threading.Thread(target=lambda: waiting.update(answer=acquire(daemon, "full", wait=30)))
-    waiter.start()
-    try:
-        wait_until(lambda: len(requests.get(url(daemon, "/resources/full"), timeout=10).json()
-                               .get("_embedded", {}).get("locks", [])) == 2, what="the waiter to be queued")
-        # The third lock of this client: 429 with Retry-After.
-        quota = conforms("POST", "/locks/{resource}", acquire(daemon, "other", headers=accept), resource="other")
+    daemon = rdlmd("--max-locks-per-client", "3", "--max-waiters-per-resource", "1")
+    with held_and_queued(daemon, "full"):
+        # A second waiter on the resource: the queue is full, 503.
+        refused = conforms("POST", "/locks/{resource}", acquire(daemon, "full", wait=30, headers=accept), resource="full")
+        assert refused.status_code == 503
+        assert acquire(daemon, "other").status_code == 201
+        # The fourth lock of this client: 429 with Retry-After.
+        quota = conforms("POST", "/locks/{resource}", acquire(daemon, "another", headers=accept), resource="another")
         assert quota.status_code == 429 and quota.headers["Retry-After"] == "1"
         too_large = requests.post(url(daemon, "/locks/x"), data=b"{" + b" " * 9000 + b"}", headers=accept, timeout=10)
         conforms("POST", "/locks/{resource}", too_large, resource="x")
         assert too_large.status_code == 413
-    finally:
-        requests.delete(url(daemon, "/resources/full"), timeout=10)
-        waiter.join(timeout=60)
-
-
-def test_a_second_waiter_beyond_the_limit_is_a_documented_503(rdlmd):
-    daemon = rdlmd("--max-waiters-per-resource", "1")
-    assert acquire(daemon, "busy").status_code == 201
-    waiting = {}
-    waiter = threading.Thread(target=lambda: waiting.update(answer=acquire(daemon, "busy", wait=30)))
-    waiter.start()
-    try:
-        wait_until(lambda: len(requests.get(url(daemon, "/resources/busy"), timeout=10).json()
-                               .get("_embedded", {}).get("locks", [])) == 2, what="the waiter to be queued")
-        refused = conforms("POST", "/locks/{resource}", acquire(daemon, "busy", wait=30), resource="busy")
-        assert refused.status_code == 503
-    finally:
-        requests.delete(url(daemon, "/resources/busy"), timeout=10)
-        waiter.join(timeout=60)
 
 
 def test_a_connection_beyond_the_limit_is_a_documented_503(rdlmd):
