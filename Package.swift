@@ -61,7 +61,10 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            // GET /openapi.yaml: built into the binary, so an rdlmd installed alone serves it.
+            // OpenAPI/openapi.yaml is a symlink to docs/openapi.yaml, the one copy.
+            resources: [.embedInCode("OpenAPI/openapi.yaml")]
         ),
         // An etcd v3 client over etcd's JSON gateway (HTTP/1.1 on SwiftNIO), with failover
         // across members and a watch that survives a member's loss: the etcd backend's base.

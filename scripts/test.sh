@@ -2,9 +2,11 @@
 # Runs every test: the Swift test suites (two 3-member etcd clusters running), then the
 # original RDLM's Python client, the README's curl tour, the C, shell and command-line
 # clients against live daemons (in memory, then three sharing a lock space on etcd), the
-# examples, a kill -9 durability test, hostile load, operations (signals, systemd), TLS
-# (curl and every client over HTTPS and mutual TLS), the etcd backend's fault test and
-# failure bounds, a benchmark smoke run, then a graceful-shutdown check.
+# examples, a kill -9 durability test, hostile load, operations (signals, systemd, metrics,
+# the event stream), TLS (curl and every client over HTTPS and mutual TLS), the daemon
+# fuzzed against its OpenAPI document with schemathesis in each admin mode, the etcd
+# backend's fault test and failure bounds, a benchmark smoke run, then a graceful-shutdown
+# check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,13 +39,14 @@ export RDLM_TEST_ETCD_DIR="$work/etcd" RDLM_TEST_ETCD_FAULT_DIR="$work/etcd-faul
 echo "==> swift test" >&2
 swift test --skip-build
 
-# A Python environment with rdlm-py, kept in .build so later runs reuse it.
+# A Python environment with rdlm-py, pytest and schemathesis, kept in .build so later runs
+# reuse it.
 venv=.build/compat-venv
-if ! "$venv/bin/python" -c 'import rdlmpy, pytest, prometheus_client' 2>/dev/null; then
-    echo "==> installing rdlm-py 0.2.0, pytest and prometheus-client into $venv" >&2
+if ! "$venv/bin/python" -c 'import rdlmpy, pytest, prometheus_client, schemathesis' 2>/dev/null; then
+    echo "==> installing rdlm-py 0.2.0, pytest, prometheus-client and schemathesis into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel prometheus-client
+    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel prometheus-client schemathesis==4.32.5
     "$venv/bin/python" Tests/compat/install_rdlm_py.py
 fi
 
@@ -146,11 +149,14 @@ RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tes
 echo "==> hostile load: floods, slow requests, bad Host, early FIN, quotas, out of descriptors, --max-connections, ambiguous JSON" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/hostile
 
-echo "==> operations: SIGHUP reload of the admin file, hashed admin credentials (curl), the systemd unit, sd_notify readiness, JSON logs, /metrics, /events" >&2
+echo "==> operations: SIGHUP reload of the admin file, hashed admin credentials (curl), the systemd unit, sd_notify readiness, JSON logs, /metrics, /events, waiters and limits answered as docs/openapi.yaml says" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/ops
 
 echo "==> TLS: HTTPS, mutual TLS, admin by certificate, SIGHUP reload, hostile bytes; curl, openssl, rdlm, rdlm.h, rdlm.sh (certificates made by openssl now)" >&2
 RDLMD=.build/debug/rdlmd RDLM=.build/debug/rdlm "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/tls
+
+echo "==> OpenAPI: schemathesis fuzzes rdlmd against docs/openapi.yaml, in each admin mode" >&2
+RDLMD=.build/debug/rdlmd SCHEMATHESIS="$venv/bin/schemathesis" Tests/openapi/run_schemathesis.sh
 
 echo "==> etcd: fault test and failure bounds (3 daemons on a 3-member etcd cluster; kills, pauses, lost quorum)" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/etcd

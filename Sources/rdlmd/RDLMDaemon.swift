@@ -14,7 +14,9 @@ struct RDLMDaemon: AsyncParsableCommand {
             Speaks the wire protocol of the original RDLM (POST /locks/NAME to acquire, DELETE \
             the returned URL to release) with fencing tokens, lease refresh, shared locks and \
             precise timers. SIGTERM or SIGINT stops it gracefully: waiters get 503. SIGHUP \
-            re-reads the admin userpass file and the TLS files (for new connections).
+            re-reads the admin userpass file and the TLS files (for new connections). GET \
+            /openapi.yaml returns the API as an OpenAPI 3.1 document (no credentials needed); \
+            GET /health and GET /ready are the liveness and readiness probes.
 
             Example:
               rdlmd --port 8888 --admin-userpass-file /etc/rdlm/admins

@@ -11,6 +11,10 @@ import Testing
 struct EndpointTests {
     @Test("every route and method names one endpoint", arguments: [
         ("/", HTTPMethod.GET, Endpoint.home),
+        ("/openapi.yaml", .GET, .openAPIDocument),
+        ("/openapi.yaml", .HEAD, .openAPIDocument),
+        ("/health", .GET, .health),
+        ("/ready", .GET, .ready),
         ("/locks/a", .POST, .acquire(resource: "a")),
         ("/locks/a/00ff", .GET, .show(resource: "a", uid: "00ff")),
         ("/locks/a/00ff", .PATCH, .refresh(resource: "a", uid: "00ff")),
@@ -50,6 +54,18 @@ struct EndpointTests {
         } catch {
             #expect(Int(error.status.code) == status)
             #expect(error.message.contains(message))
+        }
+    }
+
+    @Test("a uid collision is 503 (retry) for a random uid, 409 for the client's own RDLM-Request-Id")
+    func collision() {
+        for (named, status) in [(false, HTTPResponseStatus.serviceUnavailable), (true, .conflict)] {
+            do {
+                _ = try LockAPI.acquired(.refused(.duplicateID), locationBase: "http://x", json: false, namedByClient: named)
+                Issue.record("a collision was answered 201")
+            } catch {
+                #expect(error.status == status, "named by the client: \(named)")
+            }
         }
     }
 

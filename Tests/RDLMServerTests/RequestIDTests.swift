@@ -21,8 +21,11 @@ extension ServerTests {
                 #expect(again.header("Location") == first.header("Location"))
                 #expect(again.header("RDLM-Fencing-Token") == first.header("RDLM-Fencing-Token"))
                 #expect(server.service.lockCount == 1)
-                // Another resource is another request: the id is taken, so it is refused.
-                #expect(try await server.acquire("other", headers: [("RDLM-Request-Id", Self.id)]).status == 503)
+                // Another resource is another request: the id is taken, so it is refused, as
+                // the client's error (a retry cannot succeed), never a 5xx.
+                let elsewhere = try await server.acquire("other", headers: [("RDLM-Request-Id", Self.id), ("Accept", "application/json")])
+                #expect(elsewhere.status == 409)
+                #expect(try elsewhere.json()["error"] as? String == "this RDLM-Request-Id is the uid of a lock on another resource; send a fresh one for each acquire")
                 #expect(try await server.request(.DELETE, try lockPath(first)).status == 204)
                 #expect(try await server.acquire("named", headers: [("RDLM-Request-Id", Self.id)]).status == 201)
             }

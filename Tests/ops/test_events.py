@@ -9,7 +9,29 @@ import socket
 import threading
 import time
 
-from conftest import wait_until
+from conftest import ROOT, wait_until
+
+try:  # installed with schemathesis; the schemas are those of docs/openapi.yaml
+    import jsonschema
+    import yaml
+except ImportError:  # pragma: no cover - the test venv has both
+    jsonschema = yaml = None
+
+_validators = {}
+
+
+def check_schema(event):
+    """The event's data matches its schema in docs/openapi.yaml."""
+    if jsonschema is None:
+        return
+    if not _validators:
+        with open(ROOT + "/docs/openapi.yaml") as document:
+            components = yaml.safe_load(document)["components"]
+        for name in ["EventChange", "EventSnapshot", "EventReset"]:
+            schema = {"$ref": "#/components/schemas/" + name, "components": components}
+            _validators[name] = jsonschema.Draft202012Validator(schema)
+    name = {"snapshot": "EventSnapshot", "reset": "EventReset"}.get(event["event"], "EventChange")
+    _validators[name].validate(event["data"])
 
 
 class Stream:
@@ -36,6 +58,7 @@ class Stream:
             if line == "":
                 if "event" in fields:
                     fields["data"] = json.loads(fields.get("data", "null"))
+                    check_schema(fields)
                     return fields
                 fields = {}
                 continue

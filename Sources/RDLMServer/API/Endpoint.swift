@@ -10,6 +10,8 @@ import Synchronization
 enum Endpoint: Equatable, Sendable {
     /// `GET /`: the original's welcome page.
     case home
+    /// `GET /openapi.yaml` (and `HEAD`): this API's OpenAPI document (no credentials).
+    case openAPIDocument
     /// `GET /health`: the process answers (no credentials, no lock data).
     case health
     /// `GET /ready`: 200 when it can serve locks, else 503; each check named (no
@@ -40,6 +42,7 @@ enum Endpoint: Equatable, Sendable {
     init(_ route: Route, method: HTTPMethod) throws(HTTPError) {
         switch (route, method) {
         case (.home, .GET): self = .home
+        case (.openAPIDocument, .GET), (.openAPIDocument, .HEAD): self = .openAPIDocument
         case (.health, .GET): self = .health
         case (.ready, .GET): self = .ready
         case (.metrics, .GET): self = .metrics
@@ -61,7 +64,7 @@ enum Endpoint: Equatable, Sendable {
     var isAdmin: Bool {
         switch self {
         case .resourceList, .resource, .deleteResource, .deleteAll, .metrics, .events: return true
-        case .home, .health, .ready, .acquire, .show, .refresh, .release: return false
+        case .home, .openAPIDocument, .health, .ready, .acquire, .show, .refresh, .release: return false
         }
     }
 
@@ -69,6 +72,7 @@ enum Endpoint: Equatable, Sendable {
     var metricsLabel: String {
         switch self {
         case .home: return "home"
+        case .openAPIDocument: return "openapi"
         case .health: return "health"
         case .ready: return "ready"
         case .metrics: return "metrics"
@@ -85,7 +89,7 @@ enum Endpoint: Equatable, Sendable {
     }
 
     static let metricsLabels = [
-        "home", "health", "ready", "metrics", "events", "acquire", "show", "refresh", "release",
+        "home", "openapi", "health", "ready", "metrics", "events", "acquire", "show", "refresh", "release",
         "resource_list", "resource", "delete_resource", "delete_all",
     ]
 
@@ -95,7 +99,7 @@ enum Endpoint: Equatable, Sendable {
         case .acquire(let name), .show(let name, _), .refresh(let name, _), .release(let name, _),
              .resource(let name), .deleteResource(let name):
             return name
-        case .home, .health, .ready, .metrics, .events, .resourceList, .deleteAll:
+        case .home, .openAPIDocument, .health, .ready, .metrics, .events, .resourceList, .deleteAll:
             return nil
         }
     }

@@ -63,6 +63,9 @@ struct LockAPI: Sendable {
             case .home:
                 completion(Response(status: .ok, body: "Welcome on restful-distributed-lock-manager !", contentType: "text/html; charset=UTF-8"))
 
+            case .openAPIDocument:
+                completion(Response(status: .ok, body: OpenAPIDocument.text, contentType: OpenAPIDocument.contentType))
+
             case .health:
                 completion(Response(status: .ok, body: #"{"alive":true}"#, contentType: "application/json"))
 
@@ -91,10 +94,11 @@ struct LockAPI: Sendable {
                 lockRequest.client = request.client
                 let id = request.requestID ?? LockID.random()
                 let base = request.locationBase
+                let named = request.requestID != nil
                 let unavailable = { metrics.acquired(.refusedUnavailable) }
                 answer(service.acquire(lockRequest, on: resource, id: id, eventLoop: eventLoop), json: json, eventLoop: eventLoop, completion, failed: unavailable) { outcome throws(HTTPError) in
                     metrics.record(outcome, since: started)
-                    return try Self.acquired(outcome, locationBase: base, json: json)
+                    return try Self.acquired(outcome, locationBase: base, json: json, namedByClient: named)
                 }
                 return GrantedLock(id: id, resource: resource)
 
@@ -221,7 +225,8 @@ struct LockAPI: Sendable {
     }
 
     /// The answer to an acquire. A 201 carries its grant, for `releaseUndelivered`.
-    static func acquired(_ outcome: AcquireOutcome, locationBase: String, json: Bool) throws(HTTPError) -> Response {
+    /// - Parameter namedByClient: the uid is the client's `RDLM-Request-Id`, not a random one.
+    static func acquired(_ outcome: AcquireOutcome, locationBase: String, json: Bool, namedByClient: Bool = false) throws(HTTPError) -> Response {
         switch outcome {
         case .granted(let lock, _):
             let url = locationBase + LockRepresentation.lockPath(lock.resource, lock.id)
@@ -239,6 +244,10 @@ struct LockAPI: Sendable {
             throw HTTPError(.serviceUnavailable, "server is full (limit \(limit) locks)")
         case .refused(.tooManyForClient(let limit)):
             throw HTTPError(.tooManyRequests, "this client already holds or waits for \(limit) locks, the limit per client (--max-locks-per-client)", headers: [("Retry-After", "1")])
+        case .refused(.duplicateID) where namedByClient:
+            // The client's own id names a lock on another resource: retrying cannot help,
+            // so it is the client's error (4xx), not the server's.
+            throw HTTPError(.conflict, "this \(Admission.requestIDHeader) is the uid of a lock on another resource; send a fresh one for each acquire")
         case .refused(.duplicateID):
             throw HTTPError(.serviceUnavailable, "lock id collision, please retry")
         case .refused(.requestInProgress):

@@ -3,9 +3,12 @@ import RDLMCore
 import RDLMWire
 
 /// The URL space of the original RDLM, plus the probes of operations (`/health`,
-/// `/ready`, `/metrics`) and of watching (`/events`): everything else is 404.
+/// `/ready`, `/metrics`), of watching (`/events`) and the API's own description
+/// (`/openapi.yaml`): everything else is 404.
 enum Route: Equatable {
     case home
+    /// `/openapi.yaml`: the OpenAPI document of this API.
+    case openAPIDocument
     /// `/health`: liveness, for systemd, a load balancer or Kubernetes.
     case health
     /// `/ready`: readiness, with the state of each thing serving depends on.
@@ -31,6 +34,12 @@ enum Route: Equatable {
         var start = utf8.index(after: utf8.startIndex)
         if start == utf8.endIndex {
             self = .home
+            return
+        }
+        // The one name outside `[a-zA-Z0-9]+`; the length test keeps the compare off the
+        // path of every other request.
+        if utf8.count == OpenAPIDocument.path.utf8.count, path == OpenAPIDocument.path {
+            self = .openAPIDocument
             return
         }
         var names: [Substring] = []
@@ -62,6 +71,7 @@ enum Route: Equatable {
     var allowedMethods: [HTTPMethod] {
         switch self {
         case .home, .health, .ready, .metrics, .events: return Self.getOnly
+        case .openAPIDocument: return Self.getOrHead
         case .resources, .resource: return Self.getOrDelete
         case .locks: return Self.postOnly
         case .lock: return Self.lockMethods
@@ -69,6 +79,7 @@ enum Route: Equatable {
     }
 
     private static let getOnly: [HTTPMethod] = [.GET]
+    private static let getOrHead: [HTTPMethod] = [.GET, .HEAD]
     private static let getOrDelete: [HTTPMethod] = [.GET, .DELETE]
     private static let postOnly: [HTTPMethod] = [.POST]
     private static let lockMethods: [HTTPMethod] = [.GET, .DELETE, .PATCH]
@@ -76,7 +87,7 @@ enum Route: Equatable {
     var isAdmin: Bool {
         switch self {
         case .resources, .resource, .metrics, .events: return true
-        case .home, .health, .ready, .locks, .lock: return false
+        case .home, .openAPIDocument, .health, .ready, .locks, .lock: return false
         }
     }
 
@@ -84,7 +95,7 @@ enum Route: Equatable {
     var resourceName: String? {
         switch self {
         case .resource(let name), .locks(let name), .lock(let name, _): return name
-        case .home, .health, .ready, .metrics, .events, .resources: return nil
+        case .home, .openAPIDocument, .health, .ready, .metrics, .events, .resources: return nil
         }
     }
 }
