@@ -53,12 +53,19 @@ final class EventSubscription: Sendable {
         resource == nil || record.activity.lock.resource == resource
     }
 
-    /// Queues a change; called by the hub under its lock, from any thread.
-    func enqueue(_ record: EventRecord) {
-        guard takes(record) else { return }
+    /// Queues changes; called by the hub under its lock, from any thread. They are written
+    /// `settings.coalescing` later, with whatever else arrived meanwhile: one write for
+    /// many changes, on a stream that may carry tens of thousands a second.
+    func enqueue(_ records: [EventRecord]) {
         let schedule = pending.withLock { pending -> Bool in
             guard !pending.closed, !pending.overflowed else { return false }
-            pending.records.append(record)
+            let count = pending.records.count
+            if resource == nil {
+                pending.records += records
+            } else {
+                pending.records += records.lazy.filter { self.takes($0) }
+            }
+            guard pending.records.count > count else { return false }
             if pending.records.count > settings.bufferLimit {
                 pending.overflowed = true
                 pending.records = []
@@ -66,7 +73,9 @@ final class EventSubscription: Sendable {
             defer { pending.flushScheduled = true }
             return !pending.flushScheduled
         }
-        if schedule { loop.execute { self.flush() } }
+        if schedule {
+            loop.scheduleTask(in: settings.coalescing.timeAmount) { self.flush() }
+        }
     }
 
     /// Writes what the stream starts with, then starts the heartbeat. On `loop`.
@@ -107,6 +116,7 @@ final class EventSubscription: Sendable {
         }
         guard !records.isEmpty else { return }
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(records.count * 512)
         for record in records { bytes += record.bytes(epoch: epoch) }
         sink.write(bytes)
     }

@@ -12,6 +12,8 @@ public struct EventStreamSettings: Sendable, Equatable {
     public var bufferLimit = 4_096
     /// A comment line this often keeps proxies from cutting an idle stream.
     public var heartbeat: Duration = .seconds(15)
+    /// How long a change may wait to be written with the ones after it.
+    public var coalescing: Duration = .milliseconds(20)
 
     public init() {}
 }
@@ -71,15 +73,19 @@ final class LockEventHub: Sendable {
     func publish(_ activities: [LockActivity]) {
         guard !activities.isEmpty else { return }
         state.withLock { state in
+            var records: [EventRecord] = []
+            records.reserveCapacity(activities.count)
             for activity in activities {
-                let record = EventRecord(sequence: state.nextSequence, activity: activity)
+                records.append(EventRecord(sequence: state.nextSequence, activity: activity))
                 state.nextSequence += 1
-                state.history.append(record)
-                for subscription in state.subscriptions.values {
-                    subscription.enqueue(record)
-                }
             }
-            while state.history.count > settings.historyLimit { state.history.removeFirst() }
+            state.history.append(contentsOf: records)
+            if state.history.count > settings.historyLimit {
+                state.history.removeFirst(state.history.count - settings.historyLimit)
+            }
+            for subscription in state.subscriptions.values {
+                subscription.enqueue(records)
+            }
         }
     }
 
