@@ -36,13 +36,14 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit { merged.merge(explicit) { $1 } }
+        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        if let error = event.error { merged["error"] = "\(error)" }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        write(Self.line(time: now, level: level, label: label, source: source, message: "\(message)", metadata: merged))
+        write(Self.line(time: now, level: event.level, label: label, source: event.source, message: "\(event.message)", metadata: merged))
     }
 
     static func line(time: timespec, level: Logger.Level, label: String, source: String, message: String, metadata: Logger.Metadata) -> String {

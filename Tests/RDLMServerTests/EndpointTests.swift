@@ -171,7 +171,7 @@ struct CapturingHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-        lines.append("\(message)")
+    func log(event: LogEvent) {
+        lines.append("\(event.message)")
     }
 }
