@@ -16,6 +16,10 @@ struct RDLMDaemon: AsyncParsableCommand {
             precise timers. SIGTERM or SIGINT stops it gracefully: waiters get 503. SIGHUP \
             re-reads the admin userpass file and the TLS files (for new connections).
 
+            Open http://HOST:PORT/ui in a browser for the admin page: every lock, live, with \
+            deletes. It follows --admin-userpass-file (with a file the browser asks for an \
+            admin's credentials; with 'no' the page says admin requests are disabled).
+
             Example:
               rdlmd --port 8888 --admin-userpass-file /etc/rdlm/admins
             """)

@@ -3,7 +3,8 @@ import RDLMCore
 import RDLMWire
 
 /// The URL space of the original RDLM, plus the probes of operations (`/health`,
-/// `/ready`, `/metrics`) and of watching (`/events`): everything else is 404.
+/// `/ready`, `/metrics`), of watching (`/events`) and the admin page (`/ui`): everything
+/// else is 404.
 enum Route: Equatable {
     case home
     /// `/health`: liveness, for systemd, a load balancer or Kubernetes.
@@ -14,6 +15,8 @@ enum Route: Equatable {
     case metrics
     /// `/events`: the live feed of changes (Server-Sent Events), under the admin rule.
     case events
+    /// `/ui`, `/ui/app.js`, `/ui/app.css`: the admin web page (see `AdminPage`).
+    case ui(AdminPage)
     case resources
     case resource(String)
     case locks(resource: String)
@@ -31,6 +34,10 @@ enum Route: Equatable {
         var start = utf8.index(after: utf8.startIndex)
         if start == utf8.endIndex {
             self = .home
+            return
+        }
+        if let page = AdminPage(path: path) {
+            self = .ui(page)
             return
         }
         var names: [Substring] = []
@@ -61,7 +68,7 @@ enum Route: Equatable {
     /// measurable share of routing.
     var allowedMethods: [HTTPMethod] {
         switch self {
-        case .home, .health, .ready, .metrics, .events: return Self.getOnly
+        case .home, .health, .ready, .metrics, .events, .ui: return Self.getOnly
         case .resources, .resource: return Self.getOrDelete
         case .locks: return Self.postOnly
         case .lock: return Self.lockMethods
@@ -76,7 +83,7 @@ enum Route: Equatable {
     var isAdmin: Bool {
         switch self {
         case .resources, .resource, .metrics, .events: return true
-        case .home, .health, .ready, .locks, .lock: return false
+        case .home, .health, .ready, .locks, .lock, .ui: return false
         }
     }
 
@@ -84,7 +91,7 @@ enum Route: Equatable {
     var resourceName: String? {
         switch self {
         case .resource(let name), .locks(let name), .lock(let name, _): return name
-        case .home, .health, .ready, .metrics, .events, .resources: return nil
+        case .home, .health, .ready, .metrics, .events, .ui, .resources: return nil
         }
     }
 }
