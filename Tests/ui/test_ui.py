@@ -291,6 +291,15 @@ def test_basic_mode_prompts_and_the_page_works_with_the_credentials(browser, rdl
         until(browser, lambda: "secured" not in page_rows(browser), "the resource deleted")
     finally:
         browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
+    # Credentials in the URL, as a bookmark may hold them: the page's own requests go to
+    # its origin, without them in the URL (fetch would refuse), and the browser adds them.
+    assert curl_acquire(daemon, "again", "url-credentials")[0] == 201
+    browser.get(daemon.url.replace("://", "://admin:s3cret@") + "/ui")
+    until(browser, lambda: "again" in page_rows(browser), "the lock, with credentials from the URL")
+    browser.find_element(By.CSS_SELECTOR, 'section[data-resource="again"] button.delete-resource').click()
+    until(browser, lambda: browser.find_element(By.ID, "confirm").get_attribute("open") is not None, "the confirmation")
+    browser.find_element(By.ID, "confirm-delete").click()
+    until(browser, lambda: "again" not in page_rows(browser), "the resource deleted")
 
 
 def test_with_admin_requests_forbidden_the_page_explains_instead_of_an_empty_table(browser, rdlmd):
