@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import wait_until
+from conftest import free_port, wait_until
 
 TIMEOUT = 30  # generous: the machine is a loaded 2-core one
 
@@ -78,7 +78,7 @@ def connection_state(browser):
 def open_page(browser, daemon, states=("live",)):
     browser.get(daemon.url + "/ui")
     until(browser, lambda: connection_state(browser)[0] in states, "the page to connect (%s)" % (states,))
-    if states == ("forbidden",):
+    if "live" not in states:
         return
     # The snapshot has been applied once the summary says how many resources there are.
     until(browser, lambda: "resource" in browser.find_element(By.ID, "summary").text, "the snapshot")
@@ -312,6 +312,18 @@ def test_with_admin_requests_forbidden_the_page_explains_instead_of_an_empty_tab
     assert notice.is_displayed() and "disabled" in notice.text and "--admin-userpass-file" in notice.text
     assert not browser.find_element(By.ID, "view").is_displayed()
     assert page_rows(browser) == {}
+    assert_contrast(browser, ["#notice h2", "#notice p", "#connection"])
+
+
+def test_when_the_stream_is_unavailable_the_page_says_so_and_not_that_there_are_no_locks(browser, rdlmd):
+    # The etcd backend answers /events with 503 for now; an unreachable etcd is enough.
+    daemon = rdlmd("--admin-userpass-file", "yes", "--etcd-endpoints", "http://127.0.0.1:%d" % free_port())
+    assert daemon.request("GET", "/events").status == 503
+    open_page(browser, daemon, states=("unavailable",))
+    notice = browser.find_element(By.ID, "notice")
+    until(browser, lambda: notice.is_displayed() and "503" in notice.text, "the explanation")
+    assert "etcd backend" in notice.text  # the daemon's own reason
+    assert not browser.find_element(By.ID, "empty").is_displayed()
     assert_contrast(browser, ["#notice h2", "#notice p", "#connection"])
 
 

@@ -24,6 +24,8 @@
 
   /** name -> {holders: [lock], waiters: [lock]}; each lock as the daemon sent it. */
   let resources = new Map();
+  /** Whether a snapshot has arrived: until then an empty table would claim there are no locks. */
+  let haveSnapshot = false;
   /** Server clock minus browser clock, in ms, from each event's `time`. */
   let skew = 0;
   let source = null;
@@ -145,8 +147,7 @@
         "This rdlmd refuses admin requests (it runs with --admin-userpass-file no), and the lock list is one, " +
         "so this page cannot show it. Restart rdlmd with --admin-userpass-file yes, or with a file of admin " +
         "users (then this page asks for one of them), to use this page." + (message ? " The daemon said: " + message + "." : ""));
-      resources = new Map();
-      render();
+      forget();
       return retryLater(30000);
     }
     if (response.status === 401) {
@@ -156,8 +157,13 @@
         ". Reload the page to be asked for them again.");
       return;
     }
+    // 503 (the etcd backend, for now; a daemon shutting down), 429, ...
     markLost();
-    setConnection("unavailable", "The event stream is unavailable (" + response.status + (message ? ": " + message : "") + "); retrying…");
+    setConnection("unavailable", "Live updates unavailable; retrying…");
+    showNotice("Live updates are unavailable",
+      "The daemon answered " + response.status + (message ? " (" + message + ")" : "") +
+      " to the event stream this page is fed by, so it cannot show the locks now. It tries again every few seconds.");
+    forget();
     return retryLater();
   }
 
@@ -178,6 +184,12 @@
     }
   }
 
+  function forget() {
+    resources = new Map();
+    haveSnapshot = false;
+    render();
+  }
+
   function onSnapshot(event) {
     const data = parse(event);
     if (!data || !Array.isArray(data.resources)) return;
@@ -189,6 +201,7 @@
       if (entry.holders.length || entry.waiters.length) next.set(resource.name, entry);
     }
     resources = next;
+    haveSnapshot = true;
     view.classList.remove("stale");
     render();
   }
@@ -356,10 +369,10 @@
     });
     for (const section of existing.values()) section.remove();
     const total = names.length;
-    setText(summary, wanted
+    setText(summary, !haveSnapshot ? "Waiting for the daemon's locks…" : wanted
       ? shown.length + " of " + total + " resources match"
       : total + (total === 1 ? " resource" : " resources"));
-    empty.hidden = total !== 0;
+    empty.hidden = !haveSnapshot || total !== 0;
     tick();
   }
 
