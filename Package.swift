@@ -63,7 +63,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             // The admin web page, built into the binary: no files are read at run time.
-            resources: [.embedInCode("UI/ui.html"), .embedInCode("UI/app.js"), .embedInCode("UI/app.css")]
+            resources: [.embedInCode("UI/ui.html"), .embedInCode("UI/app.js"), .embedInCode("UI/table.js"), .embedInCode("UI/app.css")]
         ),
         // An etcd v3 client over etcd's JSON gateway (HTTP/1.1 on SwiftNIO), with failover
         // across members and a watch that survives a member's loss: the etcd backend's base.

@@ -6,7 +6,7 @@ import Testing
 @Suite("GET /ui, the admin page: its routes and its admin rule")
 struct AdminPageTests {
     @Test("the page, its script and its style sheet have routes of their own", arguments: [
-        ("/ui", AdminPage.document), ("/ui/", .document), ("/ui/app.js", .script), ("/ui/app.css", .styleSheet),
+        ("/ui", AdminPage.document), ("/ui/", .document), ("/ui/app.js", .script), ("/ui/table.js", .tableScript), ("/ui/app.css", .styleSheet),
     ])
     func routes(path: String, page: AdminPage) throws {
         let route = try #require(Route(path: Substring(path)))
@@ -22,6 +22,7 @@ struct AdminPageTests {
     func assets() {
         for (page, type, marker) in [(AdminPage.document, "text/html; charset=utf-8", "<!doctype html>"),
                                      (.script, "text/javascript; charset=utf-8", "EventSource"),
+                                     (.tableScript, "text/javascript; charset=utf-8", "showModal"),
                                      (.styleSheet, "text/css; charset=utf-8", "@media")] {
             let response = page.response
             #expect(response.status == .ok)

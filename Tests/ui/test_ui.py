@@ -1,92 +1,15 @@
-"""The admin page, GET /ui, in headless Chromium against the daemon binary: a lock taken
-with curl shows within 1 s and counts down, waiters queue in order, deleting the holder from
-the page hands the lock over, the daemon going away and coming back is shown, Basic and
-forbidden admin modes, the keyboard, the filter, colour contrast (WCAG AA) and the layout at
-a phone's and a desktop's width (with screenshots)."""
-import base64
+"""The admin page, GET /ui, in headless Chromium against the daemon binary: what it is
+served with, a lock taken with curl showing within 1 s and counting down (on the server's
+clock), waiters queued in order, deletes from the page (the holder's hands the lock over),
+the filter, and the daemon going away and coming back."""
 import json
-import os
-import subprocess
 import time
 
-from selenium.common.exceptions import JavascriptException
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import free_port, wait_until
-
-TIMEOUT = 30  # generous: the machine is a loaded 2-core one
-
-
-def curl_acquire(daemon, resource, title, lifetime=60, wait=0, mode="exclusive"):
-    """Acquires with curl; returns (status, lock path)."""
-    body = json.dumps({"title": title, "lifetime": lifetime, "wait": wait, "mode": mode})
-    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-D", "-", "-X", "POST", "-d", body,
-                          daemon.url + "/locks/" + resource],
-                         check=True, capture_output=True, text=True, timeout=TIMEOUT).stdout
-    status = int(out.split()[1])
-    location = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.lower().startswith("location:")]
-    return status, ("/" + location[0].split("/", 3)[3]) if location else None
-
-
-def curl_waiter(daemon, resource, title, wait=60, mode="exclusive"):
-    """A curl acquire that waits in the queue; its status code is its output."""
-    body = json.dumps({"title": title, "lifetime": 60, "wait": wait, "mode": mode})
-    return subprocess.Popen(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-d", body,
-                             daemon.url + "/locks/" + resource], stdout=subprocess.PIPE, text=True)
-
-
-def waiters_of(daemon, resource):
-    answer = daemon.request("GET", "/resources/" + resource)
-    if answer.status != 200:
-        return 0
-    return sum(1 for lock in json.loads(answer.body).get("_embedded", {}).get("locks", []) if not lock["active"])
-
-
-ROWS = """
-return Array.from(document.querySelectorAll('#resources section')).map(s => ({
-  resource: s.dataset.resource,
-  rows: Array.from(s.querySelectorAll('tr.lock')).map(r => ({
-    uid: r.dataset.uid,
-    state: r.querySelector('.state').textContent,
-    title: r.querySelector('.title').textContent,
-    mode: r.querySelector('.mode').textContent,
-    token: r.querySelector('.token').textContent,
-    since: r.querySelector('.since').textContent,
-    countdown: r.querySelector('.countdown').textContent,
-  })),
-}));
-"""
-
-
-def page_rows(browser):
-    """{resource: [row, ...]} as the page shows them, in order."""
-    return {section["resource"]: section["rows"] for section in browser.execute_script(ROWS)}
-
-
-def until(browser, condition, what, timeout=TIMEOUT, poll=0.05):
-    return WebDriverWait(browser, timeout, poll_frequency=poll).until(lambda _: condition(), message=what)
-
-
-def connection_state(browser):
-    return browser.execute_script("return [document.getElementById('connection').dataset.state,"
-                                  " document.getElementById('connection').textContent]")
-
-
-def open_page(browser, daemon, states=("live",)):
-    browser.get(daemon.url + "/ui")
-    until(browser, lambda: connection_state(browser)[0] in states, "the page to connect (%s)" % (states,))
-    if "live" not in states:
-        return
-    # The snapshot has been applied once the summary says how many resources there are.
-    until(browser, lambda: "resource" in browser.find_element(By.ID, "summary").text, "the snapshot")
-
-
-def seconds_left(text):
-    assert text.endswith(" s") and "min" not in text, text
-    return float(text[:-2])
+from conftest import wait_until
+from pages import TIMEOUT, connection_state, curl_acquire, curl_waiter, open_page, page_rows, seconds_left, until, waiters_of
 
 
 def test_page_and_assets_are_served_from_the_binary_with_a_strict_policy(rdlmd):
@@ -101,7 +24,8 @@ def test_page_and_assets_are_served_from_the_binary_with_a_strict_policy(rdlmd):
     # Nothing from another origin: no CDN, works offline.
     assert "http://" not in page.body and "https://" not in page.body and "//" not in page.body.replace("<!--", "")
     assert daemon.request("GET", "/ui/").body == page.body
-    for path, kind in (("/ui/app.js", "text/javascript; charset=utf-8"), ("/ui/app.css", "text/css; charset=utf-8")):
+    for path, kind in (("/ui/app.js", "text/javascript; charset=utf-8"), ("/ui/table.js", "text/javascript; charset=utf-8"),
+                       ("/ui/app.css", "text/css; charset=utf-8")):
         asset = daemon.request("GET", path)
         assert asset.status == 200 and asset.headers["Content-Type"] == kind, (path, asset)
         assert asset.headers["Content-Security-Policy"] == policy
@@ -205,31 +129,6 @@ def test_a_resource_is_deleted_from_the_page_after_confirmation(browser, rdlmd):
     assert "_embedded" not in daemon.request("GET", "/resources/gone").body
 
 
-def test_keyboard_reaches_a_delete_button_and_enter_asks_for_confirmation(browser, rdlmd):
-    daemon = rdlmd("--admin-userpass-file", "yes")
-    open_page(browser, daemon)
-    status, path = curl_acquire(daemon, "kbd", "typed")
-    assert status == 201
-    until(browser, lambda: "kbd" in page_rows(browser), "the lock")
-    browser.find_element(By.ID, "filter").click()
-    label = None
-    for _ in range(10):
-        ActionChains(browser).send_keys(Keys.TAB).perform()
-        label = browser.execute_script("return document.activeElement.getAttribute('aria-label')")
-        if label == "Delete lock typed on kbd":
-            break
-    assert label == "Delete lock typed on kbd", "Tab never reached the lock's delete button"
-    focus_outline = browser.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
-    assert focus_outline == "solid"  # a visible focus
-    ActionChains(browser).send_keys(Keys.ENTER).perform()
-    until(browser, lambda: browser.find_element(By.ID, "confirm").get_attribute("open") is not None, "the confirmation")
-    assert browser.execute_script("return document.activeElement.id") == "confirm-cancel"  # the safe choice first
-    ActionChains(browser).send_keys(Keys.ENTER).perform()  # Cancel
-    until(browser, lambda: browser.find_element(By.ID, "confirm").get_attribute("open") is None, "the dialog to close")
-    assert daemon.request("GET", path).status == 200  # cancelled: still held
-    assert browser.execute_script("return document.activeElement.getAttribute('aria-label')") == label
-
-
 def test_filter_box_narrows_the_resources_by_name(browser, rdlmd):
     daemon = rdlmd("--admin-userpass-file", "yes")
     open_page(browser, daemon)
@@ -263,160 +162,3 @@ def test_page_shows_the_daemon_going_away_and_coming_back(browser, rdlmd):
     assert "back" in connection_state(browser)[1]
     # The new daemon's state replaces the old one (a reset and a snapshot).
     until(browser, lambda: list(page_rows(browser)) == ["after"], "the new daemon's state")
-
-
-def test_basic_mode_prompts_and_the_page_works_with_the_credentials(browser, rdlmd, tmp_path):
-    users = tmp_path / "admins"
-    users.write_text("admin:s3cret\n")
-    daemon = rdlmd("--admin-userpass-file", users)
-    # Without credentials the document answers 401 with a challenge: the browser prompts.
-    unauthenticated = subprocess.run(["curl", "-s", "-i", daemon.url + "/ui"], capture_output=True, text=True,
-                                     timeout=TIMEOUT, check=True).stdout
-    assert unauthenticated.startswith("HTTP/1.1 401")
-    assert 'WWW-Authenticate: Basic realm="rdlm"' in unauthenticated
-    wrong = daemon.request("GET", "/ui", headers={"Authorization": "Basic " + base64.b64encode(b"admin:no").decode()})
-    assert wrong.status == 401
-    assert daemon.request("GET", "/ui/app.js").status == 200  # the same code for everyone
-    assert curl_acquire(daemon, "secured", "with-auth")[0] == 201
-    # Selenium cannot type into the browser's prompt: the header it would send, through CDP.
-    browser.execute_cdp_cmd("Network.enable", {})
-    header = "Basic " + base64.b64encode(b"admin:s3cret").decode()
-    browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": header}})
-    try:
-        open_page(browser, daemon)
-        until(browser, lambda: "secured" in page_rows(browser), "the lock, read with the credentials")
-        browser.find_element(By.CSS_SELECTOR, 'section[data-resource="secured"] button.delete-resource').click()
-        until(browser, lambda: browser.find_element(By.ID, "confirm").get_attribute("open") is not None, "the confirmation")
-        browser.find_element(By.ID, "confirm-delete").click()  # an admin DELETE, with the credentials
-        until(browser, lambda: "secured" not in page_rows(browser), "the resource deleted")
-    finally:
-        browser.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})
-    # Credentials in the URL, as a bookmark may hold them: the page's own requests go to
-    # its origin, without them in the URL (fetch would refuse), and the browser adds them.
-    assert curl_acquire(daemon, "again", "url-credentials")[0] == 201
-    browser.get(daemon.url.replace("://", "://admin:s3cret@") + "/ui")
-    until(browser, lambda: "again" in page_rows(browser), "the lock, with credentials from the URL")
-    browser.find_element(By.CSS_SELECTOR, 'section[data-resource="again"] button.delete-resource').click()
-    until(browser, lambda: browser.find_element(By.ID, "confirm").get_attribute("open") is not None, "the confirmation")
-    browser.find_element(By.ID, "confirm-delete").click()
-    until(browser, lambda: "again" not in page_rows(browser), "the resource deleted")
-
-
-def test_with_admin_requests_forbidden_the_page_explains_instead_of_an_empty_table(browser, rdlmd):
-    daemon = rdlmd("--admin-userpass-file", "no")
-    assert daemon.request("GET", "/ui").status == 200  # the page loads, to explain
-    assert daemon.request("GET", "/events").status == 403
-    assert curl_acquire(daemon, "hidden", "x")[0] == 201
-    open_page(browser, daemon, states=("forbidden",))
-    notice = browser.find_element(By.ID, "notice")
-    assert notice.is_displayed() and "disabled" in notice.text and "--admin-userpass-file" in notice.text
-    assert not browser.find_element(By.ID, "view").is_displayed()
-    assert page_rows(browser) == {}
-    assert_contrast(browser, ["#notice h2", "#notice p", "#connection"])
-
-
-def test_when_the_stream_is_unavailable_the_page_says_so_and_not_that_there_are_no_locks(browser, rdlmd):
-    # The etcd backend answers /events with 503 for now; an unreachable etcd is enough.
-    daemon = rdlmd("--admin-userpass-file", "yes", "--etcd-endpoints", "http://127.0.0.1:%d" % free_port())
-    assert daemon.request("GET", "/events").status == 503
-    open_page(browser, daemon, states=("unavailable",))
-    notice = browser.find_element(By.ID, "notice")
-    until(browser, lambda: notice.is_displayed() and "503" in notice.text, "the explanation")
-    assert "etcd backend" in notice.text  # the daemon's own reason
-    assert not browser.find_element(By.ID, "empty").is_displayed()
-    assert_contrast(browser, ["#notice h2", "#notice p", "#connection"])
-
-
-CONTRAST = """
-function rgba(text) {
-  const m = text.match(/rgba?\\(([^)]+)\\)/);
-  if (!m) throw new Error('colour ' + text);
-  const p = m[1].split(',').map(Number);
-  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
-}
-function background(el) {
-  for (let node = el; node; node = node.parentElement) {
-    const c = rgba(getComputedStyle(node).backgroundColor);
-    if (c[3] > 0) { if (c[3] < 1) throw new Error('translucent background on ' + node.tagName); return c; }
-  }
-  return [255, 255, 255, 1];
-}
-function luminance(c) {
-  const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-}
-function ratio(a, b) {
-  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
-  return (x + 0.05) / (y + 0.05);
-}
-const out = [];
-for (const selector of arguments[0]) {
-  const [sel, pseudo] = selector.split('::');
-  const els = document.querySelectorAll(sel);
-  if (!els.length) throw new Error('nothing matches ' + selector);
-  for (const el of els) {
-    const style = getComputedStyle(el, pseudo ? '::' + pseudo : null);
-    if (style.display === 'none' || el.offsetParent === null && el.tagName !== 'BODY') continue;
-    out.push([selector, ratio(rgba(style.color), background(el))]);
-  }
-}
-return out;
-"""
-
-
-def assert_contrast(browser, selectors):
-    try:
-        measured = browser.execute_script(CONTRAST, selectors)
-    except JavascriptException as error:
-        raise AssertionError(error.msg)
-    assert {selector for selector, _ in measured} == set(selectors), "not every element was visible"
-    low = [(selector, round(value, 2)) for selector, value in measured if value < 4.5]
-    assert not low, "contrast below WCAG AA's 4.5:1: %s" % low
-
-
-MAIN_ELEMENTS = ["body", "h1", "#connection", "label[for=filter]", "#filter", "#summary", ".legend", ".resource-head h2 .name",
-                 ".counts", "caption", "th", "td.title", "td.token", "td.since", "td.countdown", ".role.holder",
-                 ".role.waiter", "button.delete-lock", "button.delete-resource"]
-
-
-def test_contrast_layout_and_screenshots_at_phone_and_desktop_widths(browser, rdlmd, artefacts):
-    daemon = rdlmd("--admin-userpass-file", "yes")
-    assert curl_acquire(daemon, "backup", "nightly-backup db1", lifetime=3600)[0] == 201
-    assert curl_acquire(daemon, "reports", "quarterly report", lifetime=900, mode="shared")[0] == 201
-    assert curl_acquire(daemon, "reports", "dashboard refresh", lifetime=300, mode="shared")[0] == 201
-    assert curl_acquire(daemon, "deploy", "ci pipeline #4812", lifetime=600)[0] == 201
-    waiters = []
-    try:
-        for resource, title, mode, count in (("deploy", "ci pipeline #4813", "exclusive", 1),
-                                             ("deploy", "hotfix rollout", "exclusive", 2),
-                                             ("reports", "schema migration", "exclusive", 1)):
-            waiters.append(curl_waiter(daemon, resource, title, wait=300, mode=mode))
-            wait_until(lambda: waiters_of(daemon, resource) == count, timeout=TIMEOUT, what=title + " queued")
-        shots = {}
-        for name, (width, height) in (("desktop", (1280, 800)), ("phone", (390, 844))):
-            browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                                    {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": name == "phone"})
-            open_page(browser, daemon)
-            until(browser, lambda: sum(len(rows) for rows in page_rows(browser).values()) == 7, "seven locks")
-            assert browser.execute_script("return innerWidth") == width
-            # Readable: nothing wider than the screen, so no sideways scrolling.
-            assert browser.execute_script("return document.documentElement.scrollWidth") <= width
-            assert_contrast(browser, MAIN_ELEMENTS + (["td.title::before"] if name == "phone" else []))
-            shots[name] = os.path.join(artefacts, "ui-%s-%dx%d.png" % (name, width, height))
-            assert browser.save_screenshot(shots[name])
-        # The phone's layout is the stacked one: the column names are on each line.
-        assert browser.execute_script("return getComputedStyle(document.querySelector('td.title'), '::before').content") == '"Title"'
-        for path in shots.values():
-            assert os.path.getsize(path) > 10000
-        # Connection lost: the banner keeps its contrast.
-        daemon.stop()
-        until(browser, lambda: connection_state(browser)[0] == "lost", "the connection lost")
-        assert_contrast(browser, ["#connection"])
-        # No Content-Security-Policy violation: nothing inline, nothing from elsewhere.
-        logs = [entry["message"] for entry in browser.get_log("browser")]
-        assert not [m for m in logs if "Content Security Policy" in m or "Refused to" in m], logs
-    finally:
-        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-        for waiter in waiters:
-            waiter.kill()
-            waiter.wait()

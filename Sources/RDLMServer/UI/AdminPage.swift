@@ -5,8 +5,10 @@
 enum AdminPage: Equatable, Sendable {
     /// `/ui` (and `/ui/`): the document.
     case document
-    /// `/ui/app.js`
+    /// `/ui/app.js`: the state, kept from `/events`, and the connection's.
     case script
+    /// `/ui/table.js`: the tables drawn from that state, and the deletes.
+    case tableScript
     /// `/ui/app.css`
     case styleSheet
 
@@ -17,6 +19,7 @@ enum AdminPage: Equatable, Sendable {
         switch path {
         case "/ui", "/ui/": self = .document
         case "/ui/app.js": self = .script
+        case "/ui/table.js": self = .tableScript
         case "/ui/app.css": self = .styleSheet
         default: return nil
         }
@@ -31,6 +34,7 @@ enum AdminPage: Equatable, Sendable {
         switch self {
         case .document: return Self.documentResponse
         case .script: return Self.scriptResponse
+        case .tableScript: return Self.tableScriptResponse
         case .styleSheet: return Self.styleSheetResponse
         }
     }
@@ -55,5 +59,6 @@ enum AdminPage: Equatable, Sendable {
     // Decoded once, at first use: answering the page then copies nothing but a reference.
     private static let documentResponse = asset(PackageResources.ui_html, contentType: "text/html; charset=utf-8")
     private static let scriptResponse = asset(PackageResources.app_js, contentType: "text/javascript; charset=utf-8")
+    private static let tableScriptResponse = asset(PackageResources.table_js, contentType: "text/javascript; charset=utf-8")
     private static let styleSheetResponse = asset(PackageResources.app_css, contentType: "text/css; charset=utf-8")
 }
