@@ -3,9 +3,9 @@
 # original RDLM's Python client, the README's curl tour, the C, shell and command-line
 # clients against live daemons (in memory, then three sharing a lock space on etcd), the
 # examples, a kill -9 durability test, hostile load, operations (signals, systemd), the
-# admin page in headless Chromium, TLS
-# (curl and every client over HTTPS and mutual TLS), the etcd backend's fault test and
-# failure bounds, a benchmark smoke run, then a graceful-shutdown check.
+# admin page in headless Chromium, TLS (curl and every client over HTTPS and mutual TLS),
+# the etcd backend's fault test and failure bounds, a benchmark smoke run, then a
+# graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
