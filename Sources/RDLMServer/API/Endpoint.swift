@@ -71,10 +71,11 @@ enum Endpoint: Equatable, Sendable {
     }
 
     /// The admin page's document asks for the admin credentials, so that the browser prompts
-    /// for them, unless admin requests are `disabled` (then nobody has any to give).
-    func asksAdminCredentials(disabled: Bool) -> Bool {
+    /// for them, unless admin requests are disabled (then nobody has any to give; `Admission`
+    /// checks that, only for this endpoint).
+    var asksAdminCredentials: Bool {
         guard case .ui(let page) = self else { return false }
-        return page.asksAdminCredentials && !disabled
+        return page.asksAdminCredentials
     }
 
     /// The `endpoint` label of `rdlm_request_duration_seconds`: one of `metricsLabels`.
@@ -197,7 +198,7 @@ final class Admission: Sendable {
         if let name = endpoint.resourceName, name.utf8.count > limits.maxResourceNameLength {
             throw HTTPError(.badRequest, "resource name is longer than \(limits.maxResourceNameLength) characters")
         }
-        if endpoint.isAdmin || endpoint.asksAdminCredentials(disabled: logins.isDisabled), !certifiedAdmin, let pending = try logins.admit(authorization: head.headers.first(name: "authorization"), peer: peer) {
+        if endpoint.isAdmin || (endpoint.asksAdminCredentials && !logins.isDisabled), !certifiedAdmin, let pending = try logins.admit(authorization: head.headers.first(name: "authorization"), peer: peer) {
             return .checking(AdminCheck(admitted: Admitted(endpoint: endpoint, authority: authority), pending: pending))
         }
         var requestID: LockID?

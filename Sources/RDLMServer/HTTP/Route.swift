@@ -15,7 +15,7 @@ enum Route: Equatable {
     case metrics
     /// `/events`: the live feed of changes (Server-Sent Events), under the admin rule.
     case events
-    /// `/ui`, `/ui/app.js`, `/ui/app.css`: the admin web page (see `AdminPage`).
+    /// `/ui` and its script and style files: the admin web page (see `AdminPage`).
     case ui(AdminPage)
     case resources
     case resource(String)
