@@ -36,6 +36,16 @@ def test_keyboard_reaches_a_delete_button_and_enter_asks_for_confirmation(browse
     until(browser, lambda: browser.find_element(By.ID, "confirm").get_attribute("open") is None, "the dialog to close")
     assert daemon.request("GET", path).status == 200  # cancelled: still held
     assert browser.execute_script("return document.activeElement.getAttribute('aria-label')") == label
+    # Now for real, all by keyboard: Enter, Tab to Delete, Enter.
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    until(browser, lambda: browser.find_element(By.ID, "confirm").get_attribute("open") is not None, "the confirmation")
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    assert browser.execute_script("return document.activeElement.id") == "confirm-delete"
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    until(browser, lambda: "kbd" not in page_rows(browser), "the lock deleted")
+    assert daemon.request("GET", path).status == 404
+    # The focus was on the deleted lock's button: it goes to the filter, not to the page's top.
+    assert browser.execute_script("return document.activeElement.id") == "filter"
 
 
 def test_basic_mode_prompts_and_the_page_works_with_the_credentials(browser, rdlmd, tmp_path):

@@ -139,8 +139,8 @@
     if (response.status === 403) {
       setConnection("forbidden", "Admin requests are disabled on this daemon.");
       showNotice("Admin requests are disabled",
-        "This rdlmd refuses admin requests (it runs with --admin-userpass-file no), and the lock list is one, " +
-        "so this page cannot show it. Restart rdlmd with --admin-userpass-file yes, or with a file of admin " +
+        "This rdlmd refuses every admin request (it runs with --admin-userpass-file no), and the list of locks " +
+        "is one, so this page cannot show it. Restart rdlmd with --admin-userpass-file yes, or with a file of admin " +
         "users (then this page asks for one of them), to use this page." + (message ? " The daemon said: " + message + "." : ""));
       forget();
       return retryLater(30000);

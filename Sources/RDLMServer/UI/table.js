@@ -138,6 +138,14 @@ window.RDLMTable = function (env) {
     if (parent.children[index] !== child) parent.insertBefore(child, parent.children[index] || null);
   }
 
+  // A keyboard user whose focus was in what goes (the lock just deleted) is not dropped at
+  // the top of the page: the focus moves to the filter box.
+  function removeKeepingFocus(node) {
+    const hadFocus = node.contains(document.activeElement);
+    node.remove();
+    if (hadFocus) filter.focus();
+  }
+
   function render() {
     const resources = state.resources;
     const names = Array.from(resources.keys()).sort();
@@ -152,7 +160,7 @@ window.RDLMTable = function (env) {
       place(list, section, index);
       fillSection(section, name, resources.get(name));
     });
-    for (const section of existing.values()) section.remove();
+    for (const section of existing.values()) removeKeepingFocus(section);
     const total = names.length;
     setText(summary, !state.haveSnapshot ? "Waiting for the daemon's locks…" : wanted
       ? shown.length + " of " + total + " resources match"
@@ -173,7 +181,7 @@ window.RDLMTable = function (env) {
       place(body, row, index);
       updateRow(row, name, lock, index - entry.holders.length + 1);
     });
-    for (const row of rows.values()) row.remove();
+    for (const row of rows.values()) removeKeepingFocus(row);
     setText(section.querySelector(".counts"),
       entry.holders.length + (entry.holders.length === 1 ? " holder, " : " holders, ") +
       entry.waiters.length + (entry.waiters.length === 1 ? " waiter" : " waiters"));
