@@ -62,9 +62,13 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            // GET /openapi.yaml: built into the binary, so an rdlmd installed alone serves it.
-            // OpenAPI/openapi.yaml is a symlink to docs/openapi.yaml, the one copy.
-            resources: [.embedInCode("OpenAPI/openapi.yaml")]
+            // Built into the binary, so an rdlmd installed alone serves them: GET /openapi.yaml
+            // (OpenAPI/openapi.yaml is a symlink to docs/openapi.yaml, the one copy) and the
+            // admin web page; no files are read at run time.
+            resources: [
+                .embedInCode("OpenAPI/openapi.yaml"),
+                .embedInCode("UI/ui.html"), .embedInCode("UI/app.js"), .embedInCode("UI/table.js"), .embedInCode("UI/app.css"),
+            ]
         ),
         // An etcd v3 client over etcd's JSON gateway (HTTP/1.1 on SwiftNIO), with failover
         // across members and a watch that survives a member's loss: the etcd backend's base.

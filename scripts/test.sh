@@ -3,10 +3,10 @@
 # original RDLM's Python client, the README's curl tour, the C, shell and command-line
 # clients against live daemons (in memory, then three sharing a lock space on etcd), the
 # examples, a kill -9 durability test, hostile load, operations (signals, systemd, metrics,
-# the event stream), TLS (curl and every client over HTTPS and mutual TLS), the daemon
-# fuzzed against its OpenAPI document with schemathesis in each admin mode, the etcd
-# backend's fault test and failure bounds, a benchmark smoke run, then a graceful-shutdown
-# check.
+# the event stream), the admin page in headless Chromium, TLS (curl and every client over
+# HTTPS and mutual TLS), the daemon fuzzed against its OpenAPI document with schemathesis in
+# each admin mode, the etcd backend's fault test and failure bounds, a benchmark smoke run,
+# then a graceful-shutdown check.
 # Installs the system packages it needs when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +14,11 @@ cd "$(dirname "$0")/.."
 
 # libcrypt-dev: rdlmd checks hashed admin passwords with libxcrypt; apache2-utils (htpasswd)
 # and whois (mkpasswd) make the hashed admin files below and in Tests/ops and Tests/cli;
-# openssl makes the TLS tests' certificates.
+# openssl makes the TLS tests' certificates; chromium and chromium-driver run the admin page's
+# tests (Selenium drives them).
 ensure_packages ca-certificates git curl python3 python3-venv libcurl4-openssl-dev libcrypt-dev \
-    apache2-utils whois gcc g++ libc6-dev dash valgrind shellcheck etcd-server etcd-client systemd openssl
+    apache2-utils whois gcc g++ libc6-dev dash valgrind shellcheck etcd-server etcd-client systemd openssl \
+    chromium chromium-driver
 
 echo "==> swift build" >&2
 swift build --build-tests
@@ -42,11 +44,12 @@ swift test --skip-build
 # A Python environment with rdlm-py, pytest and schemathesis, kept in .build so later runs
 # reuse it.
 venv=.build/compat-venv
-if ! "$venv/bin/python" -c 'import rdlmpy, pytest, prometheus_client, schemathesis' 2>/dev/null; then
-    echo "==> installing rdlm-py 0.2.0, pytest, prometheus-client and schemathesis into $venv" >&2
+if ! "$venv/bin/python" -c 'import rdlmpy, pytest, prometheus_client, schemathesis, selenium' 2>/dev/null; then
+    echo "==> installing rdlm-py 0.2.0, pytest, prometheus-client, schemathesis and selenium into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel prometheus-client schemathesis==4.32.5
+    "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel prometheus-client \
+        schemathesis==4.32.5 selenium
     "$venv/bin/python" Tests/compat/install_rdlm_py.py
 fi
 
@@ -151,6 +154,9 @@ RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tes
 
 echo "==> operations: SIGHUP reload of the admin file, hashed admin credentials (curl), the systemd unit, sd_notify readiness, JSON logs, /metrics, /events, waiters and limits answered as docs/openapi.yaml says" >&2
 RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/ops
+
+echo "==> admin page /ui in headless Chromium: live locks within 1 s, countdowns, queue order, delete and hand-over, daemon lost and back, Basic and forbidden modes, keyboard, contrast; screenshots in ${RDLM_ARTEFACTS:-.build/ui-artefacts}" >&2
+RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/ui
 
 echo "==> TLS: HTTPS, mutual TLS, admin by certificate, SIGHUP reload, hostile bytes; curl, openssl, rdlm, rdlm.h, rdlm.sh (certificates made by openssl now)" >&2
 RDLMD=.build/debug/rdlmd RDLM=.build/debug/rdlm "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/tls

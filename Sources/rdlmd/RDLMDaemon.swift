@@ -18,6 +18,10 @@ struct RDLMDaemon: AsyncParsableCommand {
             /openapi.yaml returns the API as an OpenAPI 3.1 document (no credentials needed); \
             GET /health and GET /ready are the liveness and readiness probes.
 
+            Open http://HOST:PORT/ui in a browser for the admin page: every lock, live, with \
+            deletes. It follows --admin-userpass-file (with a file the browser asks for an \
+            admin's credentials; with 'no' the page says admin requests are disabled).
+
             Example:
               rdlmd --port 8888 --admin-userpass-file /etc/rdlm/admins
             """)

@@ -2,6 +2,7 @@
 loopback port, polling for a condition instead of sleeping and hoping, and one HTTP request
 on a connection of its own."""
 import http.client
+import os
 import signal
 import socket
 import subprocess
@@ -59,3 +60,35 @@ def stop_process(process, timeout=15):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+
+
+class Daemon:
+    """rdlmd (`binary`) started on a free loopback port, or on `port` (to restart a daemon
+    where its clients expect it), its log in `workdir`; ready once /health answers."""
+
+    def __init__(self, binary, workdir, flags, port=None):
+        self.port = port or free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(workdir, "rdlmd-%d-%d.log" % (self.port, len(os.listdir(workdir))))
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen([binary, "--port", str(self.port), *flags],
+                                            stdout=subprocess.DEVNULL, stderr=log)
+        wait_until(self.answers, timeout=60, what="rdlmd on port %d" % self.port)
+
+    def answers(self):
+        if self.process.poll() is not None:
+            raise AssertionError("rdlmd exited with %s: %s" % (self.process.returncode, self.log_text()))
+        try:
+            return self.request("GET", "/health", timeout=5).status == 200
+        except OSError:
+            return False
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        return http_request(self.port, method, path, body, headers, timeout)
+
+    def stop(self):
+        stop_process(self.process)
+
+    def log_text(self):
+        with open(self.log_path, "rb") as log:
+            return log.read().decode(errors="replace")

@@ -48,6 +48,11 @@ final class AdminLogins: Sendable {
         installed.withLock { $0 = fresh }
     }
 
+    /// Admin requests are refused whatever the credentials (`--admin-userpass-file no`).
+    var isDisabled: Bool {
+        installed.withLock { $0.mode == .forbidden }
+    }
+
     static let challenge = [("WWW-Authenticate", "Basic realm=\"rdlm\"")]
 
     /// Decides an admin request's credentials: nil lets it through now, a `PendingCheck`

@@ -21,6 +21,10 @@ enum Endpoint: Equatable, Sendable {
     case metrics
     /// `GET /events[?resource=NAME]` (admin): Server-Sent Events, served by the connection.
     case events(resource: String?)
+    /// `GET /ui` and its script and style sheet: the admin web page. The document follows
+    /// the admin rule except when admin requests are disabled: it then loads and explains
+    /// (the 403 comes from `/events`).
+    case ui(AdminPage)
     /// `POST /locks/{resource}`
     case acquire(resource: String)
     /// `GET /locks/{resource}/{uid}`
@@ -47,6 +51,7 @@ enum Endpoint: Equatable, Sendable {
         case (.ready, .GET): self = .ready
         case (.metrics, .GET): self = .metrics
         case (.events, .GET): self = .events(resource: nil)
+        case (.ui(let page), .GET): self = .ui(page)
         case (.locks(let resource), .POST): self = .acquire(resource: resource)
         case (.lock(let resource, let uid), .GET): self = .show(resource: resource, uid: uid)
         case (.lock(let resource, let uid), .PATCH): self = .refresh(resource: resource, uid: uid)
@@ -64,8 +69,16 @@ enum Endpoint: Equatable, Sendable {
     var isAdmin: Bool {
         switch self {
         case .resourceList, .resource, .deleteResource, .deleteAll, .metrics, .events: return true
-        case .home, .openAPIDocument, .health, .ready, .acquire, .show, .refresh, .release: return false
+        case .home, .openAPIDocument, .health, .ready, .acquire, .show, .refresh, .release, .ui: return false
         }
+    }
+
+    /// The admin page's document asks for the admin credentials, so that the browser prompts
+    /// for them, unless admin requests are disabled (then nobody has any to give; `Admission`
+    /// checks that, only for this endpoint).
+    var asksAdminCredentials: Bool {
+        guard case .ui(let page) = self else { return false }
+        return page.asksAdminCredentials
     }
 
     /// The `endpoint` label of `rdlm_request_duration_seconds`: one of `metricsLabels`.
@@ -77,6 +90,7 @@ enum Endpoint: Equatable, Sendable {
         case .ready: return "ready"
         case .metrics: return "metrics"
         case .events: return "events"
+        case .ui: return "ui"
         case .acquire: return "acquire"
         case .show: return "show"
         case .refresh: return "refresh"
@@ -89,7 +103,7 @@ enum Endpoint: Equatable, Sendable {
     }
 
     static let metricsLabels = [
-        "home", "openapi", "health", "ready", "metrics", "events", "acquire", "show", "refresh", "release",
+        "home", "openapi", "health", "ready", "metrics", "events", "ui", "acquire", "show", "refresh", "release",
         "resource_list", "resource", "delete_resource", "delete_all",
     ]
 
@@ -99,7 +113,7 @@ enum Endpoint: Equatable, Sendable {
         case .acquire(let name), .show(let name, _), .refresh(let name, _), .release(let name, _),
              .resource(let name), .deleteResource(let name):
             return name
-        case .home, .openAPIDocument, .health, .ready, .metrics, .events, .resourceList, .deleteAll:
+        case .home, .openAPIDocument, .health, .ready, .metrics, .events, .ui, .resourceList, .deleteAll:
             return nil
         }
     }
@@ -188,7 +202,7 @@ final class Admission: Sendable {
         if let name = endpoint.resourceName, name.utf8.count > limits.maxResourceNameLength {
             throw HTTPError(.badRequest, "resource name is longer than \(limits.maxResourceNameLength) characters")
         }
-        if endpoint.isAdmin, !certifiedAdmin, let pending = try logins.admit(authorization: head.headers.first(name: "authorization"), peer: peer) {
+        if endpoint.isAdmin || (endpoint.asksAdminCredentials && !logins.isDisabled), !certifiedAdmin, let pending = try logins.admit(authorization: head.headers.first(name: "authorization"), peer: peer) {
             return .checking(AdminCheck(admitted: Admitted(endpoint: endpoint, authority: authority), pending: pending))
         }
         var requestID: LockID?

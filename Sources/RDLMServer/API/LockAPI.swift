@@ -75,6 +75,9 @@ struct LockAPI: Sendable {
                     Response(status: checks.allSatisfy(\.ok) ? .ok : .serviceUnavailable, headers: [("Cache-Control", "no-store")], body: checks.json, contentType: "application/json")
                 }
 
+            case .ui(let page):
+                completion(page.response)
+
             case .events:
                 // The connection serves streams itself (`openStream`); nothing else asks.
                 throw HTTPError(.badRequest, "the event stream is served by the connection")

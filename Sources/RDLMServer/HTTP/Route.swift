@@ -3,8 +3,8 @@ import RDLMCore
 import RDLMWire
 
 /// The URL space of the original RDLM, plus the probes of operations (`/health`,
-/// `/ready`, `/metrics`), of watching (`/events`) and the API's own description
-/// (`/openapi.yaml`): everything else is 404.
+/// `/ready`, `/metrics`), of watching (`/events` and the admin page `/ui`) and the API's
+/// own description (`/openapi.yaml`): everything else is 404.
 enum Route: Equatable {
     case home
     /// `/openapi.yaml`: the OpenAPI document of this API.
@@ -17,6 +17,8 @@ enum Route: Equatable {
     case metrics
     /// `/events`: the live feed of changes (Server-Sent Events), under the admin rule.
     case events
+    /// `/ui` and its script and style files: the admin web page (see `AdminPage`).
+    case ui(AdminPage)
     case resources
     case resource(String)
     case locks(resource: String)
@@ -40,6 +42,10 @@ enum Route: Equatable {
         // path of every other request.
         if utf8.count == OpenAPIDocument.path.utf8.count, path == OpenAPIDocument.path {
             self = .openAPIDocument
+            return
+        }
+        if let page = AdminPage(path: path) {
+            self = .ui(page)
             return
         }
         var names: [Substring] = []
@@ -70,7 +76,7 @@ enum Route: Equatable {
     /// measurable share of routing.
     var allowedMethods: [HTTPMethod] {
         switch self {
-        case .home, .health, .ready, .metrics, .events: return Self.getOnly
+        case .home, .health, .ready, .metrics, .events, .ui: return Self.getOnly
         case .openAPIDocument: return Self.getOrHead
         case .resources, .resource: return Self.getOrDelete
         case .locks: return Self.postOnly
@@ -87,7 +93,7 @@ enum Route: Equatable {
     var isAdmin: Bool {
         switch self {
         case .resources, .resource, .metrics, .events: return true
-        case .home, .openAPIDocument, .health, .ready, .locks, .lock: return false
+        case .home, .openAPIDocument, .health, .ready, .locks, .lock, .ui: return false
         }
     }
 
@@ -95,7 +101,7 @@ enum Route: Equatable {
     var resourceName: String? {
         switch self {
         case .resource(let name), .locks(let name), .lock(let name, _): return name
-        case .home, .openAPIDocument, .health, .ready, .metrics, .events, .resources: return nil
+        case .home, .openAPIDocument, .health, .ready, .metrics, .events, .ui, .resources: return nil
         }
     }
 }
