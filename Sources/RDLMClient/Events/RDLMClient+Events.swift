@@ -30,7 +30,8 @@ extension RDLMClient {
     ///   - resource: only this resource's locks; nil for every resource.
     ///   - idleTimeout: how long the stream may bring nothing, not even the daemon's
     ///     heartbeat comment (every 15 s by default), before it counts as broken and is
-    ///     reopened. Whole seconds.
+    ///     reopened. Whole seconds; curl's low-speed check averages over a few seconds,
+    ///     so giving up may take up to about five seconds longer.
     public func events(resource: String? = nil, idleTimeout: Duration = .seconds(60)) -> AsyncThrowingStream<RDLMEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: RDLMEvent.self)
         var path = "/events"
