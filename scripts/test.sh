@@ -127,7 +127,7 @@ Examples/c/run.sh "http://127.0.0.1:$open_port"
 Examples/swift/run.sh "http://127.0.0.1:$open_port" .build/debug/counter-example
 Examples/shell/run.sh "http://127.0.0.1:$open_port"
 
-echo "==> rdlm, the command-line client: every command, exec's signals and lock loss, bench" >&2
+echo "==> rdlm, the command-line client: every command, exec's signals and lock loss, watch (GET /events), bench" >&2
 RDLM=.build/debug/rdlm RDLMD=.build/debug/rdlmd "$venv/bin/python" -m pytest -q -p no:cacheprovider Tests/cli
 
 # Three daemons sharing one lock space on the cluster; the suites go through two of them

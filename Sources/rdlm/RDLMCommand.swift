@@ -20,13 +20,14 @@ struct RDLMCommand: AsyncParsableCommand {
             Examples:
               lock=$(rdlm acquire backup --lifetime 600) && ... && rdlm release "$lock"
               rdlm exec nightly --wait 0 -- ./backup.sh /srv
+              rdlm watch deploy
               rdlm bench --connections 20 --duration 10
             """,
         version: RDLMClient.version,
         subcommands: [
             AcquireCommand.self, ReleaseCommand.self, RefreshCommand.self, ShowCommand.self,
             ExecCommand.self, ResourcesCommand.self, LocksCommand.self, DeleteCommand.self,
-            BenchCommand.self,
+            WatchCommand.self, BenchCommand.self,
         ])
 }
 

@@ -11,6 +11,9 @@ final class ActiveTransfer {
     let id: UInt64
     let request: HTTPRequest
     let pending: PendingResponse?
+    /// Where a streamed answer's body goes as it arrives (`GET /events`); nil: collected
+    /// into `body`.
+    let stream: StreamReceiver?
     let easy: UnsafeMutableRawPointer
     /// The status of the latest header block, 0 until a status line arrived.
     private(set) var status = 0
@@ -26,6 +29,7 @@ final class ActiveTransfer {
         id = transfer.id
         request = transfer.request
         pending = transfer.pending
+        stream = transfer.stream
         self.easy = easy
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
@@ -64,14 +68,20 @@ final class ActiveTransfer {
             }
             rdlm_curl_easy_setopt_write_callback(easy, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
                 let transfer = Unmanaged<ActiveTransfer>.fromOpaque(userdata!).takeUnretainedValue()
-                let length = size * count
-                guard transfer.body.count + length <= ActiveTransfer.maximumBodyBytes else { return 0 }
-                transfer.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-                return length
+                return transfer.receiveBody(UnsafeRawBufferPointer(start: data, count: size * count))
             }
         }
         rdlm_curl_easy_setopt_string(easy, CURLOPT_URL, request.url)
-        rdlm_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, request.timeout.roundedUpMilliseconds)
+        if let stream {
+            // A stream has no end to wait for: no limit on the whole exchange, but curl gives
+            // up on one that brought no byte for the stream's idle time (heartbeats count).
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, 0)
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_LIMIT, 1)
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, stream.idleSeconds)
+        } else {
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, request.timeout.roundedUpMilliseconds)
+            rdlm_curl_easy_setopt_long(easy, CURLOPT_LOW_SPEED_TIME, 0)
+        }
         rdlm_curl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, request.connectTimeout.roundedUpMilliseconds)
         rdlm_curl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer)
         rdlm_curl_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headerList)
@@ -123,6 +133,19 @@ final class ActiveTransfer {
     var grantLocation: String? {
         guard status == 201, let location = HTTPResponse.value(of: "location", in: headers), !location.isEmpty else { return nil }
         return location
+    }
+
+    /// A piece of the body: to the stream when this transfer has one and the answer is a
+    /// success, else into `body`. Returns what curl must see to carry on (the length), or 0
+    /// to abort the transfer.
+    private func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Int {
+        if let stream, (200..<300).contains(status) {
+            stream.receive(bytes)
+            return bytes.count
+        }
+        guard body.count + bytes.count <= Self.maximumBodyBytes else { return 0 }
+        body.append(contentsOf: bytes)
+        return bytes.count
     }
 
     /// One header line, `Name: value\r\n`. A status line starts a new header block (after

@@ -9,6 +9,8 @@ struct Transfer: Sendable {
     /// Who awaits the answer; nil for a request sent without waiting (a release from a
     /// `deinit`).
     let pending: PendingResponse?
+    /// Where the body goes as it arrives, for a streamed answer; nil for a whole one.
+    var stream: StreamReceiver? = nil
 }
 
 /// All HTTP traffic of one client: one curl multi handle, created, driven and freed by one
@@ -92,14 +94,18 @@ final class CurlTransport: Sendable {
     /// A grant (201 with a `Location`) that cannot be delivered, because the task was
     /// cancelled first, the transfer broke after the headers, or the client is shutting
     /// down, is released at once without waiting, like ``OwnedLock``'s `deinit` does.
-    func execute(_ request: HTTPRequest, cancellable: Bool = true) async throws -> HTTPResponse {
+    ///
+    /// - Parameter stream: for a streamed answer (`GET /events`): a success's body goes
+    ///   there as it arrives instead of into the answer, which then comes at the end of the
+    ///   stream; the request has no overall time limit, only the stream's idle time.
+    func execute(_ request: HTTPRequest, cancellable: Bool = true, stream: StreamReceiver? = nil) async throws -> HTTPResponse {
         if cancellable { try Task.checkCancellation() }
         let pending = PendingResponse()
         let id = makeID()
         let operation = {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
                 guard pending.install(continuation) else { return }
-                if !self.enqueue(.start(Transfer(id: id, request: request, pending: pending))) {
+                if !self.enqueue(.start(Transfer(id: id, request: request, pending: pending, stream: stream))) {
                     pending.resume(with: .failure(RDLMError.clientShutdown(request: request.summary)))
                 }
             }
