@@ -131,12 +131,16 @@ def test_a_scripted_sequence_in_order_with_its_content(rdlmd):
     deleted = stream.next()
     assert (deleted["event"], deleted["data"]["lock"]["uid"]) == ("deleted", uid_of(third))
 
-    everything = [first, granted, waiting, released, handed, refreshed, expired, *events, deleted]
+    check_numbered([first, granted, waiting, released, handed, refreshed, expired, *events, deleted])
+    stream.close()
+
+
+def check_numbered(everything):
+    """A snapshot then changes: numbered in order, one number each, each with its time."""
     numbers = [int(e["id"].rsplit("-", 1)[1]) for e in everything]
     assert numbers == sorted(numbers) and len(set(numbers[1:])) == len(numbers) - 1
     for event in everything[1:]:
         assert event["data"]["time"].endswith("Z") and event["data"]["event"] == event["event"]
-    stream.close()
 
 
 def test_the_snapshot_and_the_filter(rdlmd):

@@ -99,7 +99,7 @@ def test_with_admin_requests_forbidden_the_page_explains_instead_of_an_empty_tab
 
 
 def test_when_the_stream_is_unavailable_the_page_says_so_and_not_that_there_are_no_locks(browser, rdlmd):
-    # The etcd backend answers /events with 503 for now; an unreachable etcd is enough.
+    # The etcd backend answers /events with 503 until it has read the lock space: an unreachable etcd.
     daemon = rdlmd("--admin-userpass-file", "yes", "--etcd-endpoints", "http://127.0.0.1:%d" % free_port())
     assert daemon.request("GET", "/events").status == 503
     open_page(browser, daemon, states=("unavailable",))

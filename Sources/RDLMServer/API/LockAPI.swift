@@ -163,16 +163,21 @@ struct LockAPI: Sendable {
     }
 
     /// Opens `GET /events` for a connection on `loop`: its subscription, and its first bytes.
-    /// - Throws: 503 when the backend publishes no events (etcd, for now).
+    /// - Throws: 503 when the backend cannot follow the changes now (etcd unreachable).
     func openStream(resource: String?, lastEventID: String?, loop: any EventLoop, sink: EventSink) throws(HTTPError) -> (EventSubscription, [UInt8]) {
         guard let source = service as? any LockEventSource else {
-            throw HTTPError(.serviceUnavailable, "the event stream is not available with the etcd backend yet")
+            throw HTTPError(.serviceUnavailable, "this backend publishes no events")
         }
         let hub = events
         let subscription = EventSubscription(
             loop: loop, resource: resource, epoch: hub.epoch, settings: hub.settings, sink: sink,
             onOverflow: { [metrics] in metrics.streamDropped() })
-        let opening = source.subscribe(subscription, to: hub, lastEventID: lastEventID)
+        let opening: LockEventHub.Opening
+        do {
+            opening = try source.subscribe(subscription, to: hub, lastEventID: lastEventID)
+        } catch {
+            throw HTTPError(.serviceUnavailable, error.reason)
+        }
         return (subscription, opening.encoded(epoch: hub.epoch))
     }
 

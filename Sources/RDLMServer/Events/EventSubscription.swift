@@ -121,18 +121,27 @@ final class EventSubscription: Sendable {
         sink.write(bytes)
     }
 
-    /// Ends the stream and closes its connection; from any thread.
-    func close() {
+    /// Ends the stream and closes its connection, after a final `reset` event when `reset`
+    /// gives its reason; from any thread.
+    func close(reset: String? = nil) {
         guard loop.inEventLoop else {
-            loop.execute { self.close() }
+            loop.execute { self.close(reset: reset) }
             return
         }
         let first = pending.withLock { pending -> Bool in
-            defer { pending.closed = true }
+            defer {
+                pending.closed = true
+                pending.records = []
+            }
             return !pending.closed
         }
         stopHeartbeat()
-        if first { sink.value.close() }
+        guard first else { return }
+        if let reset {
+            sink.value.finish(EventEncoding.reset(reset))
+        } else {
+            sink.value.close()
+        }
     }
 
     private func stopHeartbeat() {

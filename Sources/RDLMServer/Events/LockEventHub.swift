@@ -134,6 +134,22 @@ final class LockEventHub: Sendable {
         _ = state.withLock { $0.subscriptions.removeValue(forKey: ObjectIdentifier(subscription)) }
     }
 
+    /// Ends every stream with a final `reset`, and forgets the history: the changes from now
+    /// on do not follow the ones before (the etcd watch behind them was interrupted), so no
+    /// `Last-Event-ID` from before resumes; a client that comes back gets a snapshot.
+    func resetAll(_ reason: String) {
+        let all = state.withLock { state in
+            defer {
+                state.subscriptions = [:]
+                state.history = []
+                // The last id given out no longer resumes with an empty replay.
+                state.nextSequence += 1
+            }
+            return Array(state.subscriptions.values)
+        }
+        for subscription in all { subscription.close(reset: reason) }
+    }
+
     /// Ends every stream (shutdown).
     func closeAll() {
         let all = state.withLock { state in

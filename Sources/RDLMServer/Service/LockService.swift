@@ -92,5 +92,6 @@ public protocol LockService: Sendable {
 protocol LockEventSource: LockService {
     /// Registers an event stream with `hub` and returns what it starts with (a snapshot, or
     /// the changes after `lastEventID`), atomically with the changes it will be sent.
-    func subscribe(_ subscription: EventSubscription, to hub: LockEventHub, lastEventID: String?) -> LockEventHub.Opening
+    /// - Throws: when the backend cannot follow the changes now (etcd unreachable): 503.
+    func subscribe(_ subscription: EventSubscription, to hub: LockEventHub, lastEventID: String?) throws(LockServiceUnavailable) -> LockEventHub.Opening
 }

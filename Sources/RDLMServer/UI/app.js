@@ -152,7 +152,7 @@
         ". Reload the page to be asked for them again.");
       return;
     }
-    // 503 (the etcd backend, for now; a daemon shutting down), 429, ...
+    // 503 (etcd unreachable; a daemon shutting down), 429, ...
     markLost();
     setConnection("unavailable", "Live updates unavailable; retrying…");
     showNotice("Live updates are unavailable",

@@ -120,10 +120,13 @@ public final class EtcdLockService: LockService {
     let state = Mutex(State())
     /// A linearizable read, for `GET /ready`: it needs a leader and a quorum.
     let quorumProbe: SharedProbe
+    /// The lock space mirrored for `GET /events`, when this daemon serves them.
+    let mirror: EtcdEventMirror?
 
     /// Connects in the background: until a session lease and the watch are in place,
     /// acquires that would wait get 503. `ready` completes once they are.
-    public init(settings: EtcdSettings, limits: LockTableLimits, clock: any LockClock, group: any EventLoopGroup, metrics: ServerMetrics? = nil, logger: Logger) {
+    /// With `events`, every change in the lock space, through any daemon, is published there.
+    init(settings: EtcdSettings, limits: LockTableLimits, clock: any LockClock, group: any EventLoopGroup, metrics: ServerMetrics? = nil, events: LockEventHub?, logger: Logger) {
         self.metrics = metrics
         self.settings = settings
         self.space = EtcdLockSpace(prefix: settings.prefix)
@@ -142,7 +145,13 @@ public final class EtcdLockService: LockService {
                 .recover { Self.unavailable($0).reason }
                 .hop(to: eventLoop)
         }
+        self.mirror = events.map { [etcd, space] in EtcdEventMirror(etcd: etcd, space: space, hub: $0, clock: clock, logger: logger) }
         startUpkeep()
+        mirror?.start()
+    }
+
+    public convenience init(settings: EtcdSettings, limits: LockTableLimits, clock: any LockClock, group: any EventLoopGroup, metrics: ServerMetrics? = nil, logger: Logger) {
+        self.init(settings: settings, limits: limits, clock: clock, group: group, metrics: metrics, events: nil, logger: logger)
     }
 
     /// Waits until this daemon has a session lease and a watch, or `timeout` passes.
@@ -251,6 +260,7 @@ public final class EtcdLockService: LockService {
             return (Array(state.waiters.values), Array(state.holders.values), state.watch)
         }
         watch?.cancel()
+        mirror?.stop()
         for holder in holders { holder.wake.cancel() }
         for waiter in waiters {
             waiter.deadline?.cancel()
