@@ -13,9 +13,6 @@ import pytest
 
 from conftest import EX_ADMIN_REFUSED, EX_USAGE, RDLMD, Rdlm, one_line_error, wait_until
 
-# /events answers 503 on the etcd backend for now: these tests are about the in-memory one.
-pytestmark = pytest.mark.skipif(bool(os.environ.get("RDLM_TEST_ETCD_ENDPOINTS")),
-                                reason="GET /events is not available on the etcd backend yet")
 
 TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 EVENT_ID = re.compile(r"^[0-9a-f]+-\d+$")
