@@ -7,7 +7,7 @@ extension RDLMClient {
     /// there are, then one ``RDLMEvent/change(_:)`` per change, in the daemon's order.
     ///
     /// The sequence reconnects by itself. When the stream breaks, its server cannot be
-    /// reached, or it answers 5xx (503 on the etcd backend, for now) or 429, it yields
+    /// reached, or it answers 5xx (503 from an etcd daemon that cannot reach its cluster) or 429, it yields
     /// ``RDLMEvent/reconnecting(reason:after:)``, waits (the daemon's `retry`, a second,
     /// doubling after each failed attempt up to ten, ±20 %) and asks again with the
     /// `Last-Event-ID` of the last event it got; the daemon then sends the changes missed,
