@@ -77,7 +77,7 @@ public final class LockServer: Sendable {
             let lockClock = clock ?? EventLoopClock(loop: group.next())
             let backend: Backend
             if let settings = configuration.etcd {
-                let etcd = EtcdLockService(settings: settings, limits: configuration.limits.table, clock: lockClock, group: group, metrics: metrics, events: events, logger: logger)
+                let etcd = EtcdLockService(settings: settings, limits: configuration.limits.table, clock: lockClock, group: group, metrics: metrics, events: settings.events ? events : nil, logger: logger)
                 // Serving before etcd answers is fine (acquires get 503 until it does), but a
                 // daemon that starts with its cluster up should not answer 503 at first.
                 if await !etcd.ready(within: settings.requestTimeout * 2) {

@@ -102,6 +102,9 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --etcd-endpoints: seconds an etcd request may take; a request that needed it is then answered 503.", valueName: "seconds"))
     var etcdTimeout: Double = 2
 
+    @Flag(help: "With --etcd-endpoints: serve GET /events, keeping a mirror of the lock space with a second watch of its own. Off by default: that watch carries every write to the lock space, and costs lock throughput.")
+    var etcdEvents = false
+
     @Option(help: ArgumentHelp("GET /events: changes kept for clients that reconnect with Last-Event-ID; one that missed more gets a reset and a snapshot.", valueName: "count"))
     var eventHistory = EventStreamSettings().historyLimit
 
@@ -218,6 +221,7 @@ struct RDLMDaemon: AsyncParsableCommand {
         if let endpoints = etcdEndpoints.flatMap(Self.endpoints) {
             configuration.etcd = EtcdSettings(
                 endpoints: endpoints, prefix: etcdPrefix, sessionTTL: Int64(etcdSessionTtl), requestTimeout: .seconds(etcdTimeout))
+            configuration.etcd?.events = etcdEvents
         }
         let group = ServiceGroup(
             services: [LockServerService(configuration: configuration, logger: logger, reloadAdminAuthentication: reloadAdmin)],

@@ -44,7 +44,7 @@ class Daemon:
         # etcd, each in a lock space of its own.
         endpoints = os.environ.get("RDLM_TEST_ETCD_ENDPOINTS")
         if endpoints:
-            flags += ("--etcd-endpoints", endpoints, "--etcd-prefix", "/rdlm-cli-%s/" % uuid.uuid4().hex)
+            flags += ("--etcd-endpoints", endpoints, "--etcd-prefix", "/rdlm-cli-%s/" % uuid.uuid4().hex, "--etcd-events")
         self.process = subprocess.Popen([RDLMD, "--port", str(self.port), *flags],
                                         stdout=subprocess.DEVNULL, stderr=self.log)
         wait_until(self.answers, timeout=60, what="rdlmd on port %d" % self.port)

@@ -20,7 +20,7 @@ needs_cluster = pytest.mark.skipif(not ENDPOINTS, reason="needs an etcd cluster 
 @pytest.fixture
 def daemons(rdlmd):
     prefix = "/rdlm-events-%s/" % uuid.uuid4().hex
-    return [rdlmd("--etcd-endpoints", ENDPOINTS, "--etcd-prefix", prefix) for _ in range(3)]
+    return [rdlmd("--etcd-endpoints", ENDPOINTS, "--etcd-prefix", prefix, "--etcd-events") for _ in range(3)]
 
 
 def open_stream(daemon, path="/events", headers=None):
@@ -140,7 +140,7 @@ def test_snapshot_filter_and_last_event_id(daemons):
 
 
 def test_no_stream_while_etcd_is_unreachable(rdlmd):
-    daemon = rdlmd("--etcd-endpoints", "http://127.0.0.1:9", "--etcd-prefix", "/rdlm-none/")
+    daemon = rdlmd("--etcd-endpoints", "http://127.0.0.1:9", "--etcd-prefix", "/rdlm-none/", "--etcd-events")
     answer = daemon.request("GET", "/events")
     assert answer.status == 503
     assert "lock space" in answer.body
@@ -158,7 +158,7 @@ def cluster(command):
 def test_an_interrupted_watch_ends_the_streams_with_a_reset_and_no_id_resumes_across_it(rdlmd):
     with open(os.path.join(FAULT_DIR, "endpoints")) as endpoints:
         # No heartbeats: a stream that wrongly stays silent times out its reads (30 s).
-        daemon = rdlmd("--etcd-endpoints", endpoints.read().strip(), "--etcd-prefix", "/rdlm-events-%s/" % uuid.uuid4().hex,
+        daemon = rdlmd("--etcd-endpoints", endpoints.read().strip(), "--etcd-prefix", "/rdlm-events-%s/" % uuid.uuid4().hex, "--etcd-events",
                        "--event-heartbeat", 3600)
     stream = open_stream(daemon)
     assert stream.next()["event"] == "snapshot"
@@ -193,3 +193,10 @@ def test_an_interrupted_watch_ends_the_streams_with_a_reset_and_no_id_resumes_ac
     assert snapshot["event"] == "snapshot"
     assert [lock["uid"] for r in snapshot["data"]["resources"] for lock in r["locks"]] == [uid_of(holder)]
     again.close()
+
+
+def test_without_etcd_events_the_stream_is_refused_with_the_flag_to_use(rdlmd):
+    # The mirror's watch costs lock throughput, so it is opt-in: without the flag, 503 says so.
+    daemon = rdlmd("--etcd-endpoints", "http://127.0.0.1:9", "--etcd-prefix", "/rdlm-noevents/")
+    answer = daemon.request("GET", "/events")
+    assert answer.status == 503 and "--etcd-events" in answer.body

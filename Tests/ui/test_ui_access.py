@@ -100,7 +100,7 @@ def test_with_admin_requests_forbidden_the_page_explains_instead_of_an_empty_tab
 
 def test_when_the_stream_is_unavailable_the_page_says_so_and_not_that_there_are_no_locks(browser, rdlmd):
     # The etcd backend answers /events with 503 until it has read the lock space: an unreachable etcd.
-    daemon = rdlmd("--admin-userpass-file", "yes", "--etcd-endpoints", "http://127.0.0.1:%d" % free_port())
+    daemon = rdlmd("--admin-userpass-file", "yes", "--etcd-endpoints", "http://127.0.0.1:%d" % free_port(), "--etcd-events")
     assert daemon.request("GET", "/events").status == 503
     open_page(browser, daemon, states=("unavailable",))
     notice = browser.find_element(By.ID, "notice")

@@ -19,6 +19,10 @@ public struct EtcdSettings: Sendable, Equatable {
     /// The shortest holder lease asked for, in seconds: etcd's own minimum (2 s). Tests make
     /// it long, to tell the daemon's timers from etcd's leases without timing them.
     public var minimumHolderLeaseTTL: Int64 = 2
+    /// `--etcd-events`: keep a mirror of the lock space, with a watch of its own, so that
+    /// `GET /events` works. Off by default: that watch carries every write to the lock space
+    /// and costs lock throughput (docs/benchmarks.md).
+    public var events = false
 
     public init(endpoints: [String], prefix: String = "/rdlm/", sessionTTL: Int64 = 2, requestTimeout: Duration = .seconds(2)) {
         self.endpoints = endpoints
