@@ -81,31 +81,31 @@ enum Endpoint: Equatable, Sendable {
         return page.asksAdminCredentials
     }
 
-    /// The `endpoint` label of `rdlm_request_duration_seconds`: one of `metricsLabels`.
-    var metricsLabel: String {
-        switch self {
-        case .home: return "home"
-        case .openAPIDocument: return "openapi"
-        case .health: return "health"
-        case .ready: return "ready"
-        case .metrics: return "metrics"
-        case .events: return "events"
-        case .ui: return "ui"
-        case .acquire: return "acquire"
-        case .show: return "show"
-        case .refresh: return "refresh"
-        case .release: return "release"
-        case .resourceList: return "resource_list"
-        case .resource: return "resource"
-        case .deleteResource: return "delete_resource"
-        case .deleteAll: return "delete_all"
-        }
+    /// The `endpoint` label of `rdlm_request_duration_seconds`.
+    enum MetricsLabel: String, CaseIterable, Sendable {
+        case home, openapi, health, ready, metrics, events, ui, acquire, show, refresh, release
+        case resourceList = "resource_list", resource, deleteResource = "delete_resource", deleteAll = "delete_all"
     }
 
-    static let metricsLabels = [
-        "home", "openapi", "health", "ready", "metrics", "events", "ui", "acquire", "show", "refresh", "release",
-        "resource_list", "resource", "delete_resource", "delete_all",
-    ]
+    var metricsLabel: MetricsLabel {
+        switch self {
+        case .home: return .home
+        case .openAPIDocument: return .openapi
+        case .health: return .health
+        case .ready: return .ready
+        case .metrics: return .metrics
+        case .events: return .events
+        case .ui: return .ui
+        case .acquire: return .acquire
+        case .show: return .show
+        case .refresh: return .refresh
+        case .release: return .release
+        case .resourceList: return .resourceList
+        case .resource: return .resource
+        case .deleteResource: return .deleteResource
+        case .deleteAll: return .deleteAll
+        }
+    }
 
     /// The resource named in the path, if any.
     var resourceName: String? {

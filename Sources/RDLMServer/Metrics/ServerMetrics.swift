@@ -47,8 +47,7 @@ public final class ServerMetrics: Sendable {
     private let adminDeletes: [Bool: CoreMetrics.Counter]
     private let waitTime: CoreMetrics.Timer
     private let heldTime: CoreMetrics.Timer
-    /// By `Endpoint.metricsLabel`.
-    private let requestTime: [String: CoreMetrics.Timer]
+    private let requestTime: [Endpoint.MetricsLabel: CoreMetrics.Timer]
     /// With `--data-dir` only.
     let fsyncTime: CoreMetrics.Timer?
     /// With etcd only.
@@ -95,8 +94,8 @@ public final class ServerMetrics: Sendable {
                         true: counter("rdlm_admin_deletes_total", [("scope", "all")])]
         waitTime = timer("rdlm_acquire_wait_seconds")
         heldTime = timer("rdlm_lock_held_seconds")
-        requestTime = Dictionary(uniqueKeysWithValues: Endpoint.metricsLabels.map {
-            ($0, timer("rdlm_request_duration_seconds", [("endpoint", $0)]))
+        requestTime = Dictionary(uniqueKeysWithValues: Endpoint.MetricsLabel.allCases.map {
+            ($0, timer("rdlm_request_duration_seconds", [("endpoint", $0.rawValue)]))
         })
         fsyncTime = backend == Self.dataDirectoryBackend ? timer("rdlm_journal_fsync_seconds") : nil
         etcdRequestTime = backend == Self.etcdBackend ? timer("rdlm_etcd_request_duration_seconds") : nil
@@ -134,7 +133,7 @@ public final class ServerMetrics: Sendable {
     /// An event stream whose client fell too far behind was closed.
     func streamDropped() { streamDrops.increment() }
 
-    func answered(_ label: String, after duration: Duration) {
+    func answered(_ label: Endpoint.MetricsLabel, after duration: Duration) {
         requestTime[label]?.recordInterval(duration)
     }
 
@@ -158,8 +157,7 @@ public final class ServerMetrics: Sendable {
 
 extension CoreMetrics.Timer {
     func recordInterval(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        recordNanoseconds(max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+        recordNanoseconds(max(0, duration.nanoseconds))
     }
 }
 
