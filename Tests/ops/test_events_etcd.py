@@ -103,7 +103,13 @@ def test_snapshot_filter_and_last_event_id(daemons):
         waiters.append(waiting_acquire(daemon, "build", title))
         assert watching.next()["event"] == "waiting"  # queued before the next one is asked
         watching.close()
+    # A's mirror follows etcd's watch: wait for it to see the grant made through C, so that
+    # the snapshot below is taken after it.
+    watching = open_stream(a, "/events?resource=other")
+    assert watching.next()["event"] == "snapshot"
     assert acquire(c, "other", title="elsewhere").status == 201
+    assert watching.next()["event"] == "granted"
+    watching.close()
 
     stream = open_stream(a)
     snapshot = stream.next()
