@@ -63,7 +63,7 @@ public final class LockServer: Sendable {
         let backendName = configuration.etcd != nil ? ServerMetrics.etcdBackend
             : configuration.persistence != nil ? ServerMetrics.dataDirectoryBackend : ServerMetrics.memoryBackend
         let metrics = ServerMetrics(backend: backendName)
-        let events = LockEventHub(settings: configuration.events)
+        let events = LockEventHub(settings: configuration.events, loop: group.next())
         var journal: Journal?
         do {
             var holders: [LockInfo] = []

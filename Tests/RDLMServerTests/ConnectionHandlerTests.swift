@@ -21,7 +21,7 @@ struct ConnectionHarness {
         service = other?.service ?? LocalLockService(limits: configuration.limits.table, lastFencingToken: 0, clock: ManualClock(), logger: logger)
         let sweepers = ConnectionSweepers(group: loop, interval: .hours(1))
         sweepers.cancel()
-        let shared = RequestContext(service: service, configuration: configuration, metrics: ServerMetrics(backend: "test"), events: LockEventHub(settings: EventStreamSettings()), connections: { 0 }, logger: logger, sweepers: sweepers)
+        let shared = RequestContext(service: service, configuration: configuration, metrics: ServerMetrics(backend: "test"), events: LockEventHub(settings: EventStreamSettings(), loop: loop), connections: { 0 }, logger: logger, sweepers: sweepers)
         handler = ConnectionHandler(shared: shared)
         channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandlers([

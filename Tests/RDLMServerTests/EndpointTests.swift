@@ -115,7 +115,7 @@ struct EndpointTests {
     @Test("a backend that cannot decide is answered 503 with its reason, on every endpoint")
     func unavailableBackend() {
         let loop = EmbeddedEventLoop()
-        let api = LockAPI(service: UndecidedService(), limits: RequestLimits(), metrics: ServerMetrics(backend: "test"), events: LockEventHub(settings: EventStreamSettings()), connections: { 0 }, logger: Logger(label: "test"))
+        let api = LockAPI(service: UndecidedService(), limits: RequestLimits(), metrics: ServerMetrics(backend: "test"), events: LockEventHub(settings: EventStreamSettings(), loop: loop), connections: { 0 }, logger: Logger(label: "test"))
         let uid = Substring(String(repeating: "0", count: 32))
         let endpoints: [Endpoint] = [
             .acquire(resource: "a"), .show(resource: "a", uid: uid), .refresh(resource: "a", uid: uid),

@@ -76,7 +76,7 @@ extension ServerTests {
         @Test("a backend that cannot decide makes /ready 503, naming the check")
         func undecidedBackend() {
             let loop = EmbeddedEventLoop()
-            let api = LockAPI(service: UndecidedService(), limits: RequestLimits(), metrics: ServerMetrics(backend: "test"), events: LockEventHub(settings: EventStreamSettings()), connections: { 0 }, logger: Logger(label: "test"))
+            let api = LockAPI(service: UndecidedService(), limits: RequestLimits(), metrics: ServerMetrics(backend: "test"), events: LockEventHub(settings: EventStreamSettings(), loop: loop), connections: { 0 }, logger: Logger(label: "test"))
             var answer: Response?
             api.respond(to: APIRequest(endpoint: .ready, body: [], wantsJSON: false, locationBase: "http://x", client: nil), eventLoop: loop) { answer = $0 }
             loop.run()

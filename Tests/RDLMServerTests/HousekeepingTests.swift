@@ -14,7 +14,7 @@ extension ServerTests {
             let sweepers = ConnectionSweepers(group: group, interval: .hours(1))
             sweepers.cancel()
             let context = RequestContext(
-                service: service, configuration: ServerConfiguration(), metrics: ServerMetrics(backend: "test"), events: LockEventHub(settings: EventStreamSettings()), connections: { 0 },
+                service: service, configuration: ServerConfiguration(), metrics: ServerMetrics(backend: "test"), events: LockEventHub(settings: EventStreamSettings(), loop: group.next()), connections: { 0 },
                 logger: Logger(label: "test"),
                 sweepers: sweepers)
             return ConnectionHandler(shared: context)

@@ -170,7 +170,7 @@ struct LockAPI: Sendable {
         }
         let hub = events
         let subscription = EventSubscription(
-            loop: loop, resource: resource, epoch: hub.epoch, settings: hub.settings, sink: sink,
+            loop: loop, resource: resource, settings: hub.settings, sink: sink,
             onOverflow: { [metrics] in metrics.streamDropped() })
         let opening: LockEventHub.Opening
         do {

@@ -4,16 +4,16 @@ import Synchronization
 
 /// What a stream writes with, on its connection's event loop.
 struct EventSink {
-    var write: ([UInt8]) -> Void
+    var write: (ByteBuffer) -> Void
     /// Whether the connection takes more now (its write buffer is under the high mark).
     var isWritable: () -> Bool
     var close: () -> Void
     /// Writes the stream's last bytes and closes once they are out (or after a grace
     /// period, for a client that reads nothing at all).
-    var finish: ([UInt8]) -> Void
+    var finish: (ByteBuffer) -> Void
 }
 
-/// One client's `GET /events`: the changes queued for it by the hub (bounded), written on
+/// One client's `GET /events`: the encoded changes the hub hands it (bounded), written on
 /// its connection's event loop whenever the connection can take them.
 ///
 /// A consumer that reads too slowly only fills its own queue: at `bufferLimit` queued
@@ -23,13 +23,16 @@ final class EventSubscription: Sendable {
     let loop: any EventLoop
     /// `?resource=NAME`: only that resource's changes.
     let resource: String?
-    private let epoch: String
     private let settings: EventStreamSettings
     private let sink: NIOLoopBound<EventSink>
     private let onOverflow: @Sendable () -> Void
 
     private struct Pending {
-        var records: [EventRecord] = []
+        /// Encoded changes not yet written, and how many changes they hold.
+        var chunks: [ByteBuffer] = []
+        var changes = 0
+        /// Whether the stream's first bytes are out: nothing is written before them.
+        var started = false
         var flushScheduled = false
         var overflowed = false
         var closed = false
@@ -39,10 +42,9 @@ final class EventSubscription: Sendable {
     private let heartbeat: NIOLoopBoundBox<RepeatedTask?>
 
     /// Called on `loop`.
-    init(loop: any EventLoop, resource: String?, epoch: String, settings: EventStreamSettings, sink: EventSink, onOverflow: @escaping @Sendable () -> Void) {
+    init(loop: any EventLoop, resource: String?, settings: EventStreamSettings, sink: EventSink, onOverflow: @escaping @Sendable () -> Void) {
         self.loop = loop
         self.resource = resource
-        self.epoch = epoch
         self.settings = settings
         self.sink = NIOLoopBound(sink, eventLoop: loop)
         self.onOverflow = onOverflow
@@ -53,38 +55,38 @@ final class EventSubscription: Sendable {
         resource == nil || record.activity.lock.resource == resource
     }
 
-    /// Queues changes; called by the hub under its lock, from any thread. They are written
-    /// `settings.coalescing` later, with whatever else arrived meanwhile: one write for
-    /// many changes, on a stream that may carry tens of thousands a second.
-    func enqueue(_ records: [EventRecord]) {
+    /// Queues `changes` encoded changes; called by the hub, from its loop. The same buffer
+    /// goes to every stream that takes all of them: it is shared, not copied.
+    func deliver(_ chunk: ByteBuffer, changes: Int) {
         let schedule = pending.withLock { pending -> Bool in
             guard !pending.closed, !pending.overflowed else { return false }
-            let count = pending.records.count
-            if resource == nil {
-                pending.records += records
-            } else {
-                pending.records += records.lazy.filter { self.takes($0) }
-            }
-            guard pending.records.count > count else { return false }
-            if pending.records.count > settings.bufferLimit {
+            pending.changes += changes
+            if pending.changes > settings.bufferLimit {
                 pending.overflowed = true
-                pending.records = []
+                pending.chunks = []
+            } else {
+                pending.chunks.append(chunk)
             }
             defer { pending.flushScheduled = true }
-            return !pending.flushScheduled
+            return pending.started && !pending.flushScheduled
         }
         if schedule {
-            loop.scheduleTask(in: settings.coalescing.timeAmount) { self.flush() }
+            loop.execute { self.flush() }
         }
     }
 
-    /// Writes what the stream starts with, then starts the heartbeat. On `loop`.
+    /// Writes what the stream starts with, then what was queued meanwhile, and starts the
+    /// heartbeat. On `loop`.
     func start(with bytes: [UInt8]) {
-        sink.value.write(EventEncoding.retry + bytes)
+        var first = ByteBuffer(bytes: EventEncoding.retry)
+        first.writeBytes(bytes)
+        sink.value.write(first)
+        pending.withLock { $0.started = true }
+        flush()
         let interval = settings.heartbeat.timeAmount
         heartbeat.value = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
             let sink = self.sink.value
-            if sink.isWritable() { sink.write(EventEncoding.heartbeat) }
+            if sink.isWritable() { sink.write(ByteBuffer(bytes: EventEncoding.heartbeat)) }
         }
     }
 
@@ -97,28 +99,24 @@ final class EventSubscription: Sendable {
             onOverflow()
             pending.withLock {
                 $0.closed = true
-                $0.records = []
+                $0.chunks = []
             }
             stopHeartbeat()
-            sink.finish(EventEncoding.reset("this client fell \(settings.bufferLimit) changes behind; reconnect, with Last-Event-ID to resume"))
+            sink.finish(ByteBuffer(bytes: EventEncoding.reset("this client fell \(settings.bufferLimit) changes behind; reconnect, with Last-Event-ID to resume")))
             return
         }
-        guard sink.isWritable() else {
-            pending.withLock { $0.flushScheduled = false }
-            return
-        }
-        let records = pending.withLock { pending -> [EventRecord] in
+        let writable = sink.isWritable()
+        let chunks = pending.withLock { pending -> [ByteBuffer] in
+            guard pending.started else { return [] }
+            pending.flushScheduled = false
+            guard writable, !pending.closed else { return [] }
             defer {
-                pending.records = []
-                pending.flushScheduled = false
+                pending.chunks = []
+                pending.changes = 0
             }
-            return pending.closed ? [] : pending.records
+            return pending.chunks
         }
-        guard !records.isEmpty else { return }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(records.count * 512)
-        for record in records { bytes += record.bytes(epoch: epoch) }
-        sink.write(bytes)
+        for chunk in chunks { sink.write(chunk) }
     }
 
     /// Ends the stream and closes its connection, after a final `reset` event when `reset`
@@ -131,14 +129,14 @@ final class EventSubscription: Sendable {
         let first = pending.withLock { pending -> Bool in
             defer {
                 pending.closed = true
-                pending.records = []
+                pending.chunks = []
             }
             return !pending.closed
         }
         stopHeartbeat()
         guard first else { return }
         if let reset {
-            sink.value.finish(EventEncoding.reset(reset))
+            sink.value.finish(ByteBuffer(bytes: EventEncoding.reset(reset)))
         } else {
             sink.value.close()
         }
@@ -153,7 +151,7 @@ final class EventSubscription: Sendable {
     func ended() {
         pending.withLock {
             $0.closed = true
-            $0.records = []
+            $0.chunks = []
         }
         stopHeartbeat()
     }

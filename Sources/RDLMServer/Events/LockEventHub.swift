@@ -18,8 +18,8 @@ public struct EventStreamSettings: Sendable, Equatable {
     public init() {}
 }
 
-/// One change, numbered, as the streams share it: encoded once, by the first stream that
-/// sends it, and kept in the history for clients that come back.
+/// One change, numbered, as the streams share it: encoded once, when it is first handed
+/// out or replayed, and kept in the history for clients that come back.
 final class EventRecord: Sendable {
     let sequence: UInt64
     let activity: LockActivity
@@ -46,24 +46,38 @@ final class EventRecord: Sendable {
 ///
 /// The service publishes under its own lock (so numbers follow the table's order), and
 /// subscribes a stream under the same lock while it takes the snapshot, so a stream sees
-/// exactly the changes after its snapshot. Publishing only appends: nothing is encoded or
-/// written here, so lock handling does not wait for any client. Lock order: the service's
+/// exactly the changes after its snapshot. Publishing only appends: the changes of each
+/// `settings.coalescing` window are encoded later on the hub's own loop, once, into one
+/// buffer that every unfiltered stream shares; so lock handling waits for no client, and
+/// ten streams cost ten writes of one buffer, not ten encodings. Lock order: the service's
 /// lock, then this one, then a subscription's.
 final class LockEventHub: Sendable {
     let settings: EventStreamSettings
     /// Tells this process's event ids from a predecessor's, whose numbers meant other events.
     let epoch: String
+    /// Where the windows are encoded and handed out.
+    private let loop: any EventLoop
+
+    private struct Subscriber {
+        let subscription: EventSubscription
+        /// The stream's opening covers the changes up to this one.
+        let after: UInt64
+    }
 
     private struct State {
         var nextSequence: UInt64 = 1
         var history = Deque<EventRecord>()
-        var subscriptions: [ObjectIdentifier: EventSubscription] = [:]
+        var subscriptions: [ObjectIdentifier: Subscriber] = [:]
+        /// Published since the last hand-out, while there were streams to take them.
+        var window: [EventRecord] = []
+        var handOutScheduled = false
     }
 
     private let state = Mutex(State())
 
-    init(settings: EventStreamSettings) {
+    init(settings: EventStreamSettings, loop: any EventLoop) {
         self.settings = settings
+        self.loop = loop
         self.epoch = String(LockID.random().description.prefix(8))
     }
 
@@ -72,21 +86,57 @@ final class LockEventHub: Sendable {
     /// Appends changes; called by the lock service under its lock, in its order.
     func publish(_ activities: [LockActivity]) {
         guard !activities.isEmpty else { return }
-        state.withLock { state in
-            var records: [EventRecord] = []
-            records.reserveCapacity(activities.count)
+        let schedule = state.withLock { state -> Bool in
+            let first = state.history.count
             for activity in activities {
-                records.append(EventRecord(sequence: state.nextSequence, activity: activity))
+                state.history.append(EventRecord(sequence: state.nextSequence, activity: activity))
                 state.nextSequence += 1
             }
-            state.history.append(contentsOf: records)
+            if !state.subscriptions.isEmpty {
+                state.window += state.history[first...]
+            }
             if state.history.count > settings.historyLimit {
                 state.history.removeFirst(state.history.count - settings.historyLimit)
             }
-            for subscription in state.subscriptions.values {
-                subscription.enqueue(records)
+            guard !state.window.isEmpty, !state.handOutScheduled else { return false }
+            state.handOutScheduled = true
+            return true
+        }
+        if schedule {
+            loop.scheduleTask(in: settings.coalescing.timeAmount) { self.handOut() }
+        }
+    }
+
+    /// Encodes the window's changes and gives them to the streams: one shared buffer for
+    /// every stream that takes them all, a buffer of its own for a filtered stream or one
+    /// that opened during the window. On `loop`.
+    private func handOut() {
+        let (records, subscribers) = state.withLock { state in
+            defer {
+                state.window = []
+                state.handOutScheduled = false
+            }
+            return (state.window, Array(state.subscriptions.values))
+        }
+        guard let first = records.first?.sequence else { return }
+        var all: ByteBuffer?
+        for subscriber in subscribers {
+            let subscription = subscriber.subscription
+            if subscription.resource == nil, subscriber.after < first {
+                if all == nil { all = encode(records) }
+                subscription.deliver(all!, changes: records.count)
+            } else {
+                let mine = records.filter { $0.sequence > subscriber.after && subscription.takes($0) }
+                if !mine.isEmpty { subscription.deliver(encode(mine), changes: mine.count) }
             }
         }
+    }
+
+    private func encode(_ records: [EventRecord]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(records.count * 512)
+        for record in records { buffer.writeBytes(record.bytes(epoch: epoch)) }
+        return buffer
     }
 
     /// What a new stream starts with, as the hub decides it.
@@ -119,7 +169,7 @@ final class LockEventHub: Sendable {
     /// `Last-Event-ID`: the changes after it are replayed when the history still has them.
     func subscribe(_ subscription: EventSubscription, lastEventID: String?) -> Start {
         state.withLock { state in
-            state.subscriptions[ObjectIdentifier(subscription)] = subscription
+            state.subscriptions[ObjectIdentifier(subscription)] = Subscriber(subscription: subscription, after: state.nextSequence - 1)
             let current = EventEncoding.id(epoch: epoch, sequence: state.nextSequence - 1)
             guard let lastEventID else { return .snapshot(id: current, reset: false) }
             guard let seen = EventEncoding.sequence(of: lastEventID, epoch: epoch), seen < state.nextSequence,
@@ -142,10 +192,11 @@ final class LockEventHub: Sendable {
             defer {
                 state.subscriptions = [:]
                 state.history = []
+                state.window = []
                 // The last id given out no longer resumes with an empty replay.
                 state.nextSequence += 1
             }
-            return Array(state.subscriptions.values)
+            return state.subscriptions.values.map(\.subscription)
         }
         for subscription in all { subscription.close(reset: reason) }
     }
@@ -153,8 +204,11 @@ final class LockEventHub: Sendable {
     /// Ends every stream (shutdown).
     func closeAll() {
         let all = state.withLock { state in
-            defer { state.subscriptions = [:] }
-            return Array(state.subscriptions.values)
+            defer {
+                state.subscriptions = [:]
+                state.window = []
+            }
+            return state.subscriptions.values.map(\.subscription)
         }
         for subscription in all { subscription.close() }
     }

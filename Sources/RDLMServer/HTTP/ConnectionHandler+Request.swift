@@ -36,12 +36,12 @@ extension EventSink {
     /// Writes to the connection of `context`, on its event loop.
     init(connection context: ChannelHandlerContext) {
         self.init(
-            write: { bytes in context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)), promise: nil) },
+            write: { buffer in context.writeAndFlush(NIOAny(buffer), promise: nil) },
             isWritable: { context.channel.isWritable },
             close: { context.close(promise: nil) },
-            finish: { bytes in
+            finish: { buffer in
                 let written = context.eventLoop.makePromise(of: Void.self)
-                context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)), promise: written)
+                context.writeAndFlush(NIOAny(buffer), promise: written)
                 let late = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(5)) { context.close(promise: nil) }
                 written.futureResult.assumeIsolated().whenComplete { _ in
                     late.cancel()
