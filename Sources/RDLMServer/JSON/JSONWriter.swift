@@ -1,60 +1,59 @@
 import RDLMWire
 
-/// Builds compact JSON text. Only what the API emits: objects written field by field.
+/// Builds compact JSON, as UTF-8 bytes. Only what the API emits: objects written field by
+/// field. Keys are the API's own names (letters and underscores), written as they are.
 struct JSONWriter {
-    private(set) var text = ""
-    private var needsComma: [Bool] = []
+    private(set) var bytes: [UInt8] = []
+    /// Bit n: whether the container n deep has a member yet (nesting stays shallow).
+    private var hasMember: UInt64 = 0
+    private var depth = 0
 
     init() {
-        text.reserveCapacity(256)
+        bytes.reserveCapacity(512)
     }
 
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
     mutating func beginObject(_ key: String? = nil) {
-        prefix(key)
-        text += "{"
-        needsComma.append(false)
+        open(UInt8(ascii: "{"), key)
     }
 
     mutating func endObject() {
-        text += "}"
-        needsComma.removeLast()
+        close(UInt8(ascii: "}"))
     }
 
     mutating func beginArray(_ key: String) {
-        prefix(key)
-        text += "["
-        needsComma.append(false)
+        open(UInt8(ascii: "["), key)
     }
 
     mutating func endArray() {
-        text += "]"
-        needsComma.removeLast()
+        close(UInt8(ascii: "]"))
     }
 
     mutating func field(_ key: String, _ value: String) {
         prefix(key)
-        JSONString.append(value, to: &text)
+        JSONString.append(value, to: &bytes)
     }
 
     mutating func field(_ key: String, _ value: Bool) {
         prefix(key)
-        text += value ? "true" : "false"
+        bytes.append(contentsOf: value ? "true".utf8 : "false".utf8)
     }
 
     mutating func field(_ key: String, _ value: UInt64) {
         prefix(key)
-        text += String(value)
+        bytes.append(contentsOf: String(value).utf8)
     }
 
     mutating func field(_ key: String, _ value: Int) {
         prefix(key)
-        text += String(value)
+        bytes.append(contentsOf: String(value).utf8)
     }
 
     /// A duration in seconds: an integer when whole (as the original printed it), else a decimal.
     mutating func field(_ key: String, seconds value: Duration) {
         prefix(key)
-        text += WireSeconds.format(value)
+        bytes.append(contentsOf: WireSeconds.format(value).utf8)
     }
 
     /// `{"href": ...}` under `key`, the HAL link shape.
@@ -64,14 +63,28 @@ struct JSONWriter {
         endObject()
     }
 
+    private mutating func open(_ bracket: UInt8, _ key: String?) {
+        prefix(key)
+        bytes.append(bracket)
+        depth += 1
+        precondition(depth < 64, "JSON nested too deep")
+        hasMember &= ~(1 << depth)
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        bytes.append(bracket)
+        depth -= 1
+    }
+
     private mutating func prefix(_ key: String?) {
-        if let last = needsComma.last {
-            if last { text += "," }
-            needsComma[needsComma.count - 1] = true
+        if depth > 0 {
+            if hasMember & (1 << depth) != 0 { bytes.append(UInt8(ascii: ",")) }
+            hasMember |= 1 << depth
         }
         if let key {
-            JSONString.append(key, to: &text)
-            text += ":"
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: key.utf8)
+            bytes.append(contentsOf: "\":".utf8)
         }
     }
 }
