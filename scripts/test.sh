@@ -44,12 +44,12 @@ swift test --skip-build
 # A Python environment with rdlm-py, pytest and schemathesis, kept in .build so later runs
 # reuse it.
 venv=.build/compat-venv
-if ! "$venv/bin/python" -c 'import rdlmpy, pytest, prometheus_client, schemathesis, selenium' 2>/dev/null; then
-    echo "==> installing rdlm-py 0.2.0, pytest, prometheus-client, schemathesis and selenium into $venv" >&2
+if ! "$venv/bin/python" -c 'import rdlmpy, pytest, prometheus_client, schemathesis, selenium, jsonschema, yaml' 2>/dev/null; then
+    echo "==> installing rdlm-py 0.2.0, pytest, prometheus-client, schemathesis, selenium, jsonschema and pyyaml into $venv" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check requests pytest setuptools wheel prometheus-client \
-        schemathesis==4.32.5 selenium
+        schemathesis==4.32.5 selenium jsonschema pyyaml
     "$venv/bin/python" Tests/compat/install_rdlm_py.py
 fi
 

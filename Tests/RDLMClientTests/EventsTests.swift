@@ -115,6 +115,11 @@ extension ClientTests {
                 #expect(changes[0].lock.isActive == false && changes[0].lock.waitExpires != nil)
                 #expect(changes[2].lock.fencingToken == second.fencingToken && changes[2].lock.title == "second")
                 #expect(changes[2].lock.url.absoluteString.hasSuffix("/locks/deploy/\(second.uid)"))
+                // A lock that is gone comes with only what names it; the client completes it
+                // from what the stream showed (the snapshot, then the grant).
+                #expect(!changes[1].json.contains("\"lifetime\"") && !changes[3].json.contains("\"active_since\""))
+                #expect(changes[1].lock == snapshot.locks.first)
+                #expect(changes[3].lock == changes[2].lock && changes[3].lock.activeSince != nil)
                 // Ids EPOCH-N: one epoch, N counting up from the snapshot's.
                 let ids = [snapshot.id] + changes.map(\.id)
                 let epochs = Set(ids.map { $0.split(separator: "-")[0] })

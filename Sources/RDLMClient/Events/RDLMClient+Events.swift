@@ -70,6 +70,9 @@ struct EventWatch {
     let idleTimeout: Duration
     let output: Output
     private var parser = ServerSentEventParser()
+    /// The locks the stream has shown and that are not gone, by uid, across reconnects (a
+    /// resumed stream goes on where the last one stopped; a snapshot replaces them all).
+    private var shown: [String: LockDetails] = [:]
 
     /// The longest wait between attempts.
     static let maximumDelay = Duration.seconds(10)
@@ -119,6 +122,17 @@ struct EventWatch {
         }
     }
 
+    private mutating func remember(_ event: RDLMEvent) {
+        switch event {
+        case .snapshot(let snapshot):
+            shown = Dictionary(snapshot.locks.map { ($0.uid, $0) }, uniquingKeysWith: { $1 })
+        case .change(let change):
+            shown[change.lock.uid] = change.kind.ends ? nil : change.lock
+        case .reset, .reconnecting:
+            break
+        }
+    }
+
     /// The daemon's `retry:`, else a second.
     private var retryDelay: Duration {
         .milliseconds(parser.retryMilliseconds ?? 1_000)
@@ -143,7 +157,10 @@ struct EventWatch {
                 for await piece in pieces {
                     opened = true
                     for message in parser.feed(piece) {
-                        if let event = try RDLMEvent(message, base: base, request: request.summary) { try send(event) }
+                        if let event = try RDLMEvent(message, base: base, request: request.summary, shown: shown) {
+                            remember(event)
+                            try send(event)
+                        }
                     }
                 }
                 try Task.checkCancellation()

@@ -46,6 +46,15 @@ public struct RDLMChange: Sendable, Hashable {
         case withdrawn
         /// An admin deleted the lock or request.
         case deleted
+
+        /// Whether the lock is gone after it: the daemon then sends only its uid, title,
+        /// mode and fencing token, and the client completes it from what the stream showed.
+        var ends: Bool {
+            switch self {
+            case .waiting, .granted, .refreshed: false
+            case .released, .expired, .withdrawn, .deleted: true
+            }
+        }
     }
 
     /// The event's id, `EPOCH-N`.
@@ -55,7 +64,7 @@ public struct RDLMChange: Sendable, Hashable {
     public let time: Date?
     /// The resource's name.
     public let resource: String
-    /// The lock as it is after the change (as it was, for one that is gone).
+    /// The lock as it is after the change; for one that is gone, as the stream last showed it.
     public let lock: LockDetails
     /// The event's data as the daemon sent it (one JSON object), for tools that pass it on.
     public let json: String
@@ -79,16 +88,47 @@ struct ChangeDocument: Decodable {
     var lock: LockDocument
 }
 
+/// A change after which the lock is gone: its lock has only `uid`, `title`, `mode`,
+/// `active` and `fencing_token`.
+struct EndingDocument: Decodable {
+    struct Lock: Decodable {
+        var uid: String
+        var title: String
+        var mode: String?
+        var active: Bool
+        var fencingToken: UInt64?
+
+        enum CodingKeys: String, CodingKey {
+            case uid, title, mode, active
+            case fencingToken = "fencing_token"
+        }
+
+        /// For a lock the stream had not shown (it shows every lock there is, so only from
+        /// a daemon that does not): no lifetime, wait or times.
+        func details(resource: String, url: URL) -> LockDetails {
+            LockDetails(
+                url: url, resource: resource, uid: uid, title: title, lifetime: .zero, wait: .zero,
+                mode: mode.flatMap(LockMode.init(rawValue:)) ?? .exclusive, isActive: active,
+                activeSince: nil, activeExpires: nil, waitSince: nil, waitExpires: nil, fencingToken: fencingToken)
+        }
+    }
+
+    var time: String?
+    var resource: String
+    var lock: Lock
+}
+
 struct ResetDocument: Decodable {
     var reason: String?
 }
 
 extension RDLMEvent {
     /// The typed event of one message from `base`, nil for message types this client does
-    /// not know (ignored, as EventSource ignores them).
+    /// not know (ignored, as EventSource ignores them). `shown` is the locks the stream has
+    /// shown and that are not gone, by uid: what a change that ends a lock is completed with.
     /// - Throws: ``RDLMError/unexpectedResponse`` when a known message's data is not the
     ///   JSON it should be.
-    init?(_ message: ServerSentEvent, base: String, request: String) throws(RDLMError) {
+    init?(_ message: ServerSentEvent, base: String, request: String, shown: [String: LockDetails]) throws(RDLMError) {
         let data = Data(message.data.utf8)
         func decode<Document: Decodable>(_ type: Document.Type) throws(RDLMError) -> Document {
             do {
@@ -110,13 +150,23 @@ extension RDLMEvent {
             self = .reset(reason: try decode(ResetDocument.self).reason ?? "")
         default:
             guard let kind = RDLMChange.Kind(rawValue: message.type) else { return nil }
-            let document = try decode(ChangeDocument.self)
-            guard let lock = details(document.lock, resource: document.resource) else {
+            let (time, resource, lock): (String?, String, LockDetails?)
+            if kind.ends {
+                let document = try decode(EndingDocument.self)
+                (time, resource) = (document.time, document.resource)
+                lock = shown[document.lock.uid] ?? URL(string: "\(base)/locks/\(resource)/\(document.lock.uid)").map {
+                    document.lock.details(resource: resource, url: $0)
+                }
+            } else {
+                let document = try decode(ChangeDocument.self)
+                (time, resource, lock) = (document.time, document.resource, details(document.lock, resource: document.resource))
+            }
+            guard let lock else {
                 throw .unexpectedResponse("a '\(message.type)' event names no lock URL", status: 200, request: request)
             }
             self = .change(RDLMChange(
-                id: message.lastEventID, kind: kind, time: document.time.flatMap(ServerTimestamp.parse),
-                resource: document.resource, lock: lock, json: message.data))
+                id: message.lastEventID, kind: kind, time: time.flatMap(ServerTimestamp.parse),
+                resource: resource, lock: lock, json: message.data))
         }
     }
 }

@@ -16,8 +16,10 @@ enum EventEncoding {
         return UInt64(parts[1])
     }
 
-    /// One change: `{"event", "time", "resource", "lock": {...}}`, the lock as `GET` of its
-    /// URL shows it (uid, title, mode, fencing token, since and expiry).
+    /// One change: `{"event", "time", "resource", "lock": {...}}`. The lock as `GET` of its
+    /// URL shows it, without `_links` (its URL is `/locks/RESOURCE/UID`), when it is queued,
+    /// granted or refreshed; only its uid, title, mode, `active` and fencing token when it is
+    /// gone: every stream has shown the rest already (in its snapshot or a change before).
     static func change(_ activity: LockActivity, id: String) -> [UInt8] {
         let clock = WallClock()
         var json = JSONWriter()
@@ -25,12 +27,17 @@ enum EventEncoding {
         json.field("event", activity.kind.rawValue)
         json.field("time", clock.timestamp(activity.at))
         json.field("resource", activity.lock.resource)
-        LockRepresentation.write(activity.lock, clock: clock, resourceLink: true, key: "lock", into: &json)
+        let detail: LockRepresentation.Detail = switch activity.kind {
+        case .waiting, .granted, .refreshed: .unlinked
+        case .released, .expired, .withdrawn, .deleted: .ended
+        }
+        LockRepresentation.write(activity.lock, clock: clock, detail: detail, key: "lock", into: &json)
         json.endObject()
-        return frame(event: activity.kind.rawValue, id: id, data: json.text)
+        return frame(event: activity.kind.rawValue, id: id, data: json.bytes)
     }
 
-    /// Every resource with its locks (holders, then waiters in queue order), by name.
+    /// Every resource with its locks (holders, then waiters in queue order, without
+    /// `_links`), by name.
     static func snapshot(_ resources: [(name: String, locks: [LockInfo])], id: String, time: ContinuousClock.Instant) -> [UInt8] {
         let clock = WallClock()
         var json = JSONWriter()
@@ -41,13 +48,13 @@ enum EventEncoding {
             json.beginObject()
             json.field("name", resource.name)
             json.beginArray("locks")
-            for lock in resource.locks { LockRepresentation.write(lock, clock: clock, resourceLink: false, into: &json) }
+            for lock in resource.locks { LockRepresentation.write(lock, clock: clock, detail: .unlinked, into: &json) }
             json.endArray()
             json.endObject()
         }
         json.endArray()
         json.endObject()
-        return frame(event: "snapshot", id: id, data: json.text)
+        return frame(event: "snapshot", id: id, data: json.bytes)
     }
 
     /// Says why what follows (a snapshot) replaces what the client knew, or why the stream
@@ -57,7 +64,7 @@ enum EventEncoding {
         json.beginObject()
         json.field("reason", reason)
         json.endObject()
-        return frame(event: "reset", id: nil, data: json.text)
+        return frame(event: "reset", id: nil, data: json.bytes)
     }
 
     static let heartbeat = Array(": heartbeat\n\n".utf8)
@@ -65,11 +72,19 @@ enum EventEncoding {
     /// Tells EventSource to wait this long before reconnecting (milliseconds).
     static let retry = Array("retry: 1000\n\n".utf8)
 
-    private static func frame(event: String, id: String?, data: String) -> [UInt8] {
-        var text = ""
-        text.reserveCapacity(data.utf8.count + 48)
-        if let id { text += "id: \(id)\n" }
-        text += "event: \(event)\ndata: \(data)\n\n"
-        return Array(text.utf8)
+    private static func frame(event: String, id: String?, data: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(data.count + 64)
+        if let id {
+            bytes.append(contentsOf: "id: ".utf8)
+            bytes.append(contentsOf: id.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        bytes.append(contentsOf: "event: ".utf8)
+        bytes.append(contentsOf: event.utf8)
+        bytes.append(contentsOf: "\ndata: ".utf8)
+        bytes.append(contentsOf: data)
+        bytes.append(contentsOf: "\n\n".utf8)
+        return bytes
     }
 }

@@ -10,12 +10,35 @@ enum LockRepresentation {
         "/resources/\(resource)"
     }
 
+    /// What of a lock is shown.
+    enum Detail {
+        /// Every field, and `_links` (with the resource's link when the lock is shown alone).
+        case full(resourceLink: Bool)
+        /// Every field, no `_links`: `GET /events`, where the URL follows from the resource
+        /// and the uid, and each byte is sent to every stream.
+        case unlinked
+        /// `uid`, `title`, `mode`, `active` and `fencing_token`: a lock that is gone, in
+        /// `GET /events`, whose other fields the stream has shown already.
+        case ended
+    }
+
     /// One lock: the original's fields, plus `fencing_token` and `mode`.
     /// - Parameter key: the field it is the value of, inside an object.
     static func write(_ lock: LockInfo, clock: WallClock, resourceLink: Bool, key: String? = nil, into json: inout JSONWriter) {
+        write(lock, clock: clock, detail: .full(resourceLink: resourceLink), key: key, into: &json)
+    }
+
+    static func write(_ lock: LockInfo, clock: WallClock, detail: Detail, key: String? = nil, into json: inout JSONWriter) {
         json.beginObject(key)
         json.field("uid", lock.id.description)
         json.field("title", lock.request.title)
+        if case .ended = detail {
+            json.field("mode", lock.request.mode.rawValue)
+            json.field("active", lock.isActive)
+            if case .active(_, _, let token) = lock.state { json.field("fencing_token", token) }
+            json.endObject()
+            return
+        }
         json.field("lifetime", seconds: lock.request.lifetime)
         json.field("wait", seconds: lock.request.wait)
         json.field("mode", lock.request.mode.rawValue)
@@ -30,10 +53,12 @@ enum LockRepresentation {
             json.field("wait_since", clock.timestamp(since))
             json.field("wait_expires", clock.timestamp(expires))
         }
-        json.beginObject("_links")
-        json.link("self", lockPath(lock.resource, lock.id))
-        if resourceLink { json.link("resource", resourcePath(lock.resource)) }
-        json.endObject()
+        if case .full(let resourceLink) = detail {
+            json.beginObject("_links")
+            json.link("self", lockPath(lock.resource, lock.id))
+            if resourceLink { json.link("resource", resourcePath(lock.resource)) }
+            json.endObject()
+        }
         json.endObject()
     }
 
