@@ -59,6 +59,15 @@ def load_average():
     return os.getloadavg()[0]
 
 
+def scrape_metric(base_url, name):
+    """One unlabelled sample of the Prometheus text at BASE_URL/metrics, or None."""
+    with urllib.request.urlopen(base_url + "/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
 class Daemon:
     """One daemon process on a free loopback port, stopped with SIGTERM."""
 
@@ -148,11 +157,7 @@ class EtcdMember:
             return json.load(answer)
 
     def metric(self, name):
-        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as answer:
-            for line in answer.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return float(line.split()[1])
-        return None
+        return scrape_metric(self.url, name)
 
 
 class EtcdCluster:
@@ -334,6 +339,43 @@ class Suite:
         http, https = self.summarise(plain_runs), self.summarise(tls_runs)
         ratio = https["cycles_per_s"] / http["cycles_per_s"] if http["cycles_per_s"] else None
         self.results["scenarios"]["tls"] = {"http": http, "https": https, "ratio": ratio, "load_average": load}
+
+    def scenario_events(self):
+        """What event streams cost: scenario 1's uncontended cycles against two daemons of the
+        same build started side by side, one with 10 `GET /events` consumers attached (curl,
+        reading everything), one with none; runs alternating. Every change reaches every
+        consumer, so nothing is judged unless all 10 streams stayed up with no drops."""
+        consumers = 2 if self.quick else 10
+        log(f"events: uncontended cycles, 10 connections, with {consumers} /events consumers and with none, runs alternating")
+        bare_runs, watched_runs = [], []
+        load = load_average()
+        with self.ours("events-none") as bare, self.ours("events-watched") as watched:
+            streams = [subprocess.Popen(["curl", "-sN", "-o", "/dev/null", f"http://{watched.target}/events"],
+                                        stdin=subprocess.DEVNULL) for _ in range(consumers)]
+            try:
+                deadline = time.monotonic() + 30
+                while scrape_metric(f"http://{watched.target}", "rdlm_event_streams") != consumers:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{consumers} event streams did not open")
+                    time.sleep(0.05)
+                for run in range(self.runs):
+                    bare_runs.append(self.cycles(bare, "distinct", 10, f"evnone{run}x"))
+                    watched_runs.append(self.cycles(watched, "distinct", 10, f"evwatched{run}x"))
+                open_at_end = scrape_metric(f"http://{watched.target}", "rdlm_event_streams")
+                drops = scrape_metric(f"http://{watched.target}", "rdlm_event_stream_drops_total")
+                ended = sum(stream.poll() is not None for stream in streams)
+            finally:
+                for stream in streams:
+                    stream.terminate()
+                for stream in streams:
+                    stream.wait()
+        if open_at_end != consumers or drops or ended:
+            self.failures.append(f"events: {open_at_end} of {consumers} streams open at the end, {drops} dropped, "
+                                 f"{ended} consumers ended")
+        none, watched_summary = self.summarise(bare_runs), self.summarise(watched_runs)
+        ratio = watched_summary["cycles_per_s"] / none["cycles_per_s"] if none["cycles_per_s"] else None
+        self.results["scenarios"]["events"] = {"none": none, "watched": watched_summary, "ratio": ratio, "consumers": consumers,
+                                               "drops": drops, "streams_open_at_end": open_at_end, "load_average": load}
 
     def chart_points(self):
         for mode in ("distinct", "contended"):
@@ -648,6 +690,12 @@ def targets_table(results):
             f"{fmt(w['revisions_per_cycle'], 2)} write transactions (revisions), {fmt(w['proposals_per_cycle'], 2)} raft "
             f"entries (etcd's own lock: {fmt(etcd['writes']['revisions_per_cycle'], 2)}, "
             f"{fmt(etcd['writes']['proposals_per_cycle'], 2)})", None)
+    if "events" in s:
+        ev = s["events"]
+        ratio = ev["ratio"]
+        row("events", f"uncontended cycles/s with {ev['consumers']} `/events` consumers within 10 % of none",
+            f"{fmt(ev['watched']['cycles_per_s'])} vs {fmt(ev['none']['cycles_per_s'])} cycles/s (×{fmt(ratio, 2)}), "
+            f"{fmt(ev['drops'])} streams dropped", ratio is not None and ratio >= 0.9 and not ev["drops"])
     return rows
 
 
@@ -786,6 +834,28 @@ def tls_section(t, add):
             f"{fmt(d['release']['p50_us'])} / {fmt(d['release']['p99_us'])} |")
     add("")
     add(f"HTTPS / HTTP: ×{fmt(t['ratio'], 2)} (load average at the start: {t.get('load_average', 0):.1f}).")
+    add("")
+
+
+def events_section(e, add):
+    add("### Event streams: what `/events` consumers cost")
+    add("")
+    add(f"Scenario 1's uncontended cycle (10 keep-alive connections, each acquiring and releasing its own resource) "
+        f"against two daemons of the same build started side by side, one with {e['consumers']} `curl -N /events` "
+        "consumers attached for the whole run (each receives every change: a grant and a release per cycle), one with "
+        "none; the runs alternate between them. The consumers run on the same 2 cores as the daemon and the generator, "
+        "and on loopback the sender also pays for the receiver's TCP processing.")
+    add("")
+    add("| | cycles/s (median) | per run | acquire p50 / p99 µs | release p50 / p99 µs |")
+    add("| --- | --- | --- | --- | --- |")
+    for name, label in (("none", "no consumers"), ("watched", f"{e['consumers']} consumers")):
+        d = e[name]
+        add(f"| {label} | {fmt(d['cycles_per_s'])} | {', '.join(fmt(v) for v in d['cycles_per_s_each'])} | "
+            f"{fmt(d['acquire']['p50_us'])} / {fmt(d['acquire']['p99_us'])} | "
+            f"{fmt(d['release']['p50_us'])} / {fmt(d['release']['p99_us'])} |")
+    add("")
+    add(f"With consumers / without: ×{fmt(e['ratio'], 2)} (load average at the start: {e.get('load_average', 0):.1f}); "
+        f"streams open at the end {fmt(e['streams_open_at_end'])}, dropped {fmt(e['drops'])}.")
     add("")
 
 
@@ -984,6 +1054,8 @@ def markdown(results, rows, settings):
         etcd_section(s["7"], add)
     if "tls" in s:
         tls_section(s["tls"], add)
+    if "events" in s:
+        events_section(s["events"], add)
     if results.get("chart_details") or results["original"].get("available"):
         add("### Chart points")
         add("")
@@ -1196,7 +1268,7 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--background-rate", type=float, default=5000)
-    parser.add_argument("--only", default="", help="comma-separated scenarios to run (1-7, tls, chart, original, profile)")
+    parser.add_argument("--only", default="", help="comma-separated scenarios to run (1-7, tls, events, chart, original, profile)")
     parser.add_argument("--etcd-cluster-script", help="scenario 7's cluster script (default scripts/etcd-cluster.sh)")
     parser.add_argument("--out", help="Markdown report to write (default docs/benchmarks.md; in quick mode a temporary file)")
     parser.add_argument("--invocation", default="", help="the options run.sh was given (for the report)")
@@ -1215,7 +1287,7 @@ def main():
 
     steps = [("6", suite.scenario6), ("1", suite.scenario1), ("2", suite.scenario2), ("chart", suite.chart_points),
              ("3", suite.scenario3), ("4", suite.scenario4), ("5", suite.scenario5), ("7", suite.scenario7),
-             ("tls", suite.scenario_tls)]
+             ("tls", suite.scenario_tls), ("events", suite.scenario_events)]
     if args.original_venv and (not args.quick or "original" in only):
         steps.append(("original", suite.original_chart))
     if args.profile:
@@ -1266,7 +1338,7 @@ def main():
         print(f"report: {out}")
     if args.quick:
         # The smoke run checks that every scenario produced numbers, not how fast they are.
-        missing = [n for n in ("1", "2", "3", "4", "5", "6", "7", "tls") if wanted(n) and n not in results["scenarios"]]
+        missing = [n for n in ("1", "2", "3", "4", "5", "6", "7", "tls", "events") if wanted(n) and n not in results["scenarios"]]
         if missing:
             suite.failures.append(f"no numbers from scenario(s) {', '.join(missing)}")
         if wanted("chart") and any(results["chart"].get((m, c)) in (None, 0) for m in ("distinct", "contended") for c in CHART_CONNECTIONS):

@@ -11,9 +11,10 @@
 # Options:
 #   --profile          also record the daemon with perf under scenarios 1 and 2 (and 7)
 #   --no-original      skip the original RDLM (Python/Tornado) in the chart
-#   --only LIST        run only some of: 1,2,3,4,5,6,7,tls,chart,original,profile (tls: the
-#                      uncontended cycle over HTTPS and HTTP side by side, certificates
-#                      made at run time with openssl)
+#   --only LIST        run only some of: 1,2,3,4,5,6,7,tls,events,chart,original,profile
+#                      (tls: the uncontended cycle over HTTPS and HTTP side by side,
+#                      certificates made at run time with openssl; events: the same cycle
+#                      with 10 `curl -N /events` consumers attached and with none)
 #   --runs N           runs per throughput figure (default 3)
 #   --duration S       seconds per run (default 10)
 #   --rdlmd PATH       use this daemon binary instead of building one
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
         --debug) config=debug ;;
         --rdlmd) rdlmd=$2; shift ;;
         --only|--runs|--duration|--out) passthrough+=("$1" "$2"); shift ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
