@@ -45,6 +45,16 @@ public struct LockID: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The 32 hex characters, appended to UTF-8 bytes.
+    public func appendHex(to bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 32))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            Self.writeHex(high, into: buffer, at: start)
+            Self.writeHex(low, into: buffer, at: start + 16)
+        }
+    }
+
     private static func writeHex(_ value: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
         let digits: StaticString = "0123456789abcdef"
         for position in 0..<16 {

@@ -57,9 +57,28 @@ struct WallClock {
         Self.timestamp(wallNanoseconds: nanoseconds(instant))
     }
 
+    /// The same timestamp, appended to UTF-8 bytes.
+    func appendTimestamp(_ instant: ContinuousClock.Instant, to bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 27))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            _ = Self.writeTimestamp(wallNanoseconds: nanoseconds(instant), fractionDigits: 6, into: UnsafeMutableBufferPointer(rebasing: buffer[start...]))
+        }
+    }
+
     /// RFC 3339 in UTC (`2026-12-04T01:09:00.123456Z`) of a wall-clock time in nanoseconds
     /// since the Unix epoch, with `fractionDigits` (1 to 6) digits of the second.
     static func timestamp(wallNanoseconds nanoseconds: Int64, fractionDigits: Int = 6) -> String {
+        // Written as bytes into one string: padding each field as a string of its own was
+        // seven allocations per timestamp, two timestamps per lock shown.
+        String(unsafeUninitializedCapacity: 21 + fractionDigits) { text in
+            writeTimestamp(wallNanoseconds: nanoseconds, fractionDigits: fractionDigits, into: text)
+        }
+    }
+
+    /// Writes the timestamp into the first `21 + fractionDigits` bytes of `text`; returns
+    /// how many it wrote.
+    private static func writeTimestamp(wallNanoseconds nanoseconds: Int64, fractionDigits: Int, into text: UnsafeMutableBufferPointer<UInt8>) -> Int {
         var wholeSeconds = time_t(nanoseconds / 1_000_000_000)
         var microseconds = Int((nanoseconds % 1_000_000_000) / 1_000)
         if microseconds < 0 {
@@ -70,38 +89,34 @@ struct WallClock {
         for _ in fractionDigits..<6 { fraction /= 10 }
         var parts = tm()
         gmtime_r(&wholeSeconds, &parts)
-        // Written as bytes into one string: padding each field as a string of its own was
-        // seven allocations per timestamp, two timestamps per lock shown.
-        return String(unsafeUninitializedCapacity: 21 + fractionDigits) { text in
-            var at = 0
-            func digits(_ value: Int, _ width: Int) {
-                var rest = value
-                for offset in (0..<width).reversed() {
-                    text[at + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
-                    rest /= 10
-                }
-                at += width
+        var at = 0
+        func digits(_ value: Int, _ width: Int) {
+            var rest = value
+            for offset in (0..<width).reversed() {
+                text[at + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
             }
-            func byte(_ character: Unicode.Scalar) {
-                text[at] = UInt8(ascii: character)
-                at += 1
-            }
-            // Years past 9999 cannot occur: instants shown are within a lock's lifetime of now.
-            digits(min(Int(parts.tm_year) + 1900, 9999), 4)
-            byte("-")
-            digits(Int(parts.tm_mon) + 1, 2)
-            byte("-")
-            digits(Int(parts.tm_mday), 2)
-            byte("T")
-            digits(Int(parts.tm_hour), 2)
-            byte(":")
-            digits(Int(parts.tm_min), 2)
-            byte(":")
-            digits(Int(parts.tm_sec), 2)
-            byte(".")
-            digits(fraction, fractionDigits)
-            byte("Z")
-            return at
+            at += width
         }
+        func byte(_ character: Unicode.Scalar) {
+            text[at] = UInt8(ascii: character)
+            at += 1
+        }
+        // Years past 9999 cannot occur: instants shown are within a lock's lifetime of now.
+        digits(min(Int(parts.tm_year) + 1900, 9999), 4)
+        byte("-")
+        digits(Int(parts.tm_mon) + 1, 2)
+        byte("-")
+        digits(Int(parts.tm_mday), 2)
+        byte("T")
+        digits(Int(parts.tm_hour), 2)
+        byte(":")
+        digits(Int(parts.tm_min), 2)
+        byte(":")
+        digits(Int(parts.tm_sec), 2)
+        byte(".")
+        digits(fraction, fractionDigits)
+        byte("Z")
+        return at
     }
 }

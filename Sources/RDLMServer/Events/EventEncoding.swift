@@ -25,7 +25,7 @@ enum EventEncoding {
         var json = JSONWriter()
         json.beginObject()
         json.field("event", activity.kind.rawValue)
-        json.field("time", clock.timestamp(activity.at))
+        json.field("time") { clock.appendTimestamp(activity.at, to: &$0) }
         json.field("resource", activity.lock.resource)
         let detail: LockRepresentation.Detail = switch activity.kind {
         case .waiting, .granted, .refreshed: .unlinked

@@ -30,7 +30,7 @@ enum LockRepresentation {
 
     static func write(_ lock: LockInfo, clock: WallClock, detail: Detail, key: String? = nil, into json: inout JSONWriter) {
         json.beginObject(key)
-        json.field("uid", lock.id.description)
+        json.field("uid") { lock.id.appendHex(to: &$0) }
         json.field("title", lock.request.title)
         if case .ended = detail {
             json.field("mode", lock.request.mode.rawValue)
@@ -45,13 +45,13 @@ enum LockRepresentation {
         switch lock.state {
         case .active(let since, let expires, let token):
             json.field("active", true)
-            json.field("active_since", clock.timestamp(since))
-            json.field("active_expires", clock.timestamp(expires))
+            json.field("active_since") { clock.appendTimestamp(since, to: &$0) }
+            json.field("active_expires") { clock.appendTimestamp(expires, to: &$0) }
             json.field("fencing_token", token)
         case .waiting(let since, let expires):
             json.field("active", false)
-            json.field("wait_since", clock.timestamp(since))
-            json.field("wait_expires", clock.timestamp(expires))
+            json.field("wait_since") { clock.appendTimestamp(since, to: &$0) }
+            json.field("wait_expires") { clock.appendTimestamp(expires, to: &$0) }
         }
         if case .full(let resourceLink) = detail {
             json.beginObject("_links")

@@ -42,12 +42,22 @@ struct JSONWriter {
 
     mutating func field(_ key: String, _ value: UInt64) {
         prefix(key)
-        bytes.append(contentsOf: String(value).utf8)
+        appendDecimal(value)
     }
 
     mutating func field(_ key: String, _ value: Int) {
         prefix(key)
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDecimal(UInt64(value.magnitude))
+    }
+
+    /// A string that needs no escaping (hex digits, a timestamp), written by `write` straight
+    /// into the bytes: no String is made for it.
+    mutating func field(_ key: String, plain write: (inout [UInt8]) -> Void) {
+        prefix(key)
+        bytes.append(UInt8(ascii: "\""))
+        write(&bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// A duration in seconds: an integer when whole (as the original printed it), else a decimal.
@@ -61,6 +71,19 @@ struct JSONWriter {
         beginObject(key)
         field("href", href)
         endObject()
+    }
+
+    private mutating func appendDecimal(_ value: UInt64) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var rest = value
+            var count = 0
+            repeat {
+                digits[19 - count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
+        }
     }
 
     private mutating func open(_ bracket: UInt8, _ key: String?) {
