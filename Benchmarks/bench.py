@@ -907,6 +907,7 @@ def markdown(results, rows, settings):
     add(f"rdlm-loadgen cycles --target 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3 --mode distinct|contended --connections 10 --duration {d} --warmup {w}   # 7")
     add(f"rdlm-loadgen cycles --protocol etcd-lock --target MEMBER1,MEMBER2,MEMBER3 --mode distinct|contended --connections 10 --duration {d} --warmup {w}   # 7")
     add("rdlm-loadgen cycles [--protocol etcd-lock] --target … --mode distinct --connections 10 --cycles 5000 --warmup 0   # 7, writes per cycle")
+    add("curl -sN -o /dev/null http://127.0.0.1:PORT/events   # events: 10 of them on one of two daemons, then the cycles of 1 on both, alternating")
     add("```")
     add("")
     add("`rdlm-loadgen` is `Benchmarks/.build/release/rdlm-loadgen`; `Benchmarks/run.sh --help` lists the options, "
