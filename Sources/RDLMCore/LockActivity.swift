@@ -16,6 +16,14 @@ public struct LockActivity: Sendable, Equatable {
         case withdrawn
         /// Dropped by an admin request (holder or waiter).
         case deleted
+
+        /// Whether the lock is gone after this change.
+        public var endsLock: Bool {
+            switch self {
+            case .waiting, .granted, .refreshed: false
+            case .released, .expired, .withdrawn, .deleted: true
+            }
+        }
     }
 
     public var kind: Kind
@@ -32,7 +40,7 @@ public struct LockActivity: Sendable, Equatable {
 
     /// How long a holder held, when this change ended its hold.
     public var heldFor: Duration? {
-        guard kind == .released || kind == .expired || kind == .deleted, case .active(let since, _, _) = lock.state else { return nil }
+        guard kind.endsLock, case .active(let since, _, _) = lock.state else { return nil }
         return at - since
     }
 }

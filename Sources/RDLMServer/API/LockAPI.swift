@@ -164,7 +164,7 @@ struct LockAPI: Sendable {
 
     /// Opens `GET /events` for a connection on `loop`: its subscription, and its first bytes.
     /// - Throws: 503 when the backend cannot follow the changes now (etcd unreachable).
-    func openStream(resource: String?, lastEventID: String?, loop: any EventLoop, sink: EventSink) throws(HTTPError) -> (EventSubscription, [UInt8]) {
+    func openStream(resource: String?, lastEventID: String?, loop: any EventLoop, sink: EventSink) throws(HTTPError) -> (EventSubscription, ByteBuffer) {
         guard let source = service as? any LockEventSource else {
             throw HTTPError(.serviceUnavailable, "this backend publishes no events")
         }

@@ -27,11 +27,7 @@ enum EventEncoding {
         json.field("event", activity.kind.rawValue)
         json.field("time") { clock.appendTimestamp(activity.at, to: &$0) }
         json.field("resource", activity.lock.resource)
-        let detail: LockRepresentation.Detail = switch activity.kind {
-        case .waiting, .granted, .refreshed: .unlinked
-        case .released, .expired, .withdrawn, .deleted: .ended
-        }
-        LockRepresentation.write(activity.lock, clock: clock, detail: detail, key: "lock", into: &json)
+        LockRepresentation.write(activity.lock, clock: clock, detail: activity.kind.endsLock ? .ended : .unlinked, key: "lock", into: &json)
         json.endObject()
         return frame(event: activity.kind.rawValue, id: id, data: json.bytes)
     }

@@ -77,9 +77,9 @@ final class EventSubscription: Sendable {
 
     /// Writes what the stream starts with, then what was queued meanwhile, and starts the
     /// heartbeat. On `loop`.
-    func start(with bytes: [UInt8]) {
+    func start(with opening: ByteBuffer) {
         var first = ByteBuffer(bytes: EventEncoding.retry)
-        first.writeBytes(bytes)
+        first.writeImmutableBuffer(opening)
         sink.value.write(first)
         pending.withLock { $0.started = true }
         flush()

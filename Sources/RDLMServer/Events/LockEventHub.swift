@@ -30,6 +30,14 @@ final class EventRecord: Sendable {
         self.activity = activity
     }
 
+    /// The changes, one after another, as a stream sends them.
+    static func encode(_ records: some Collection<EventRecord>, epoch: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(records.count * 512)
+        for record in records { buffer.writeBytes(record.bytes(epoch: epoch)) }
+        return buffer
+    }
+
     func bytes(epoch: String) -> [UInt8] {
         encoded.withLock { cached in
             if let cached { return cached }
@@ -123,20 +131,13 @@ final class LockEventHub: Sendable {
         for subscriber in subscribers {
             let subscription = subscriber.subscription
             if subscription.resource == nil, subscriber.after < first {
-                if all == nil { all = encode(records) }
+                if all == nil { all = EventRecord.encode(records, epoch: epoch) }
                 subscription.deliver(all!, changes: records.count)
             } else {
                 let mine = records.filter { $0.sequence > subscriber.after && subscription.takes($0) }
-                if !mine.isEmpty { subscription.deliver(encode(mine), changes: mine.count) }
+                if !mine.isEmpty { subscription.deliver(EventRecord.encode(mine, epoch: epoch), changes: mine.count) }
             }
         }
-    }
-
-    private func encode(_ records: [EventRecord]) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(records.count * 512)
-        for record in records { buffer.writeBytes(record.bytes(epoch: epoch)) }
-        return buffer
     }
 
     /// What a new stream starts with, as the hub decides it.
@@ -153,13 +154,13 @@ final class LockEventHub: Sendable {
         case replay([EventRecord])
 
         /// The stream's first bytes.
-        func encoded(epoch: String) -> [UInt8] {
+        func encoded(epoch: String) -> ByteBuffer {
             switch self {
             case .snapshot(let id, let reset, let resources, let time):
                 let snapshot = EventEncoding.snapshot(resources, id: id, time: time)
-                return reset ? EventEncoding.reset("the history no longer reaches back to Last-Event-ID; a snapshot follows") + snapshot : snapshot
+                return ByteBuffer(bytes: reset ? EventEncoding.reset("the history no longer reaches back to Last-Event-ID; a snapshot follows") + snapshot : snapshot)
             case .replay(let records):
-                return records.flatMap { $0.bytes(epoch: epoch) }
+                return EventRecord.encode(records, epoch: epoch)
             }
         }
     }

@@ -24,34 +24,29 @@ enum LockRepresentation {
 
     /// One lock: the original's fields, plus `fencing_token` and `mode`.
     /// - Parameter key: the field it is the value of, inside an object.
-    static func write(_ lock: LockInfo, clock: WallClock, resourceLink: Bool, key: String? = nil, into json: inout JSONWriter) {
-        write(lock, clock: clock, detail: .full(resourceLink: resourceLink), key: key, into: &json)
-    }
-
     static func write(_ lock: LockInfo, clock: WallClock, detail: Detail, key: String? = nil, into json: inout JSONWriter) {
+        let ended = if case .ended = detail { true } else { false }
         json.beginObject(key)
         json.field("uid") { lock.id.appendHex(to: &$0) }
         json.field("title", lock.request.title)
-        if case .ended = detail {
-            json.field("mode", lock.request.mode.rawValue)
-            json.field("active", lock.isActive)
-            if case .active(_, _, let token) = lock.state { json.field("fencing_token", token) }
-            json.endObject()
-            return
+        if !ended {
+            json.field("lifetime", seconds: lock.request.lifetime)
+            json.field("wait", seconds: lock.request.wait)
         }
-        json.field("lifetime", seconds: lock.request.lifetime)
-        json.field("wait", seconds: lock.request.wait)
         json.field("mode", lock.request.mode.rawValue)
+        json.field("active", lock.isActive)
         switch lock.state {
         case .active(let since, let expires, let token):
-            json.field("active", true)
-            json.field("active_since") { clock.appendTimestamp(since, to: &$0) }
-            json.field("active_expires") { clock.appendTimestamp(expires, to: &$0) }
+            if !ended {
+                json.field("active_since") { clock.appendTimestamp(since, to: &$0) }
+                json.field("active_expires") { clock.appendTimestamp(expires, to: &$0) }
+            }
             json.field("fencing_token", token)
         case .waiting(let since, let expires):
-            json.field("active", false)
-            json.field("wait_since") { clock.appendTimestamp(since, to: &$0) }
-            json.field("wait_expires") { clock.appendTimestamp(expires, to: &$0) }
+            if !ended {
+                json.field("wait_since") { clock.appendTimestamp(since, to: &$0) }
+                json.field("wait_expires") { clock.appendTimestamp(expires, to: &$0) }
+            }
         }
         if case .full(let resourceLink) = detail {
             json.beginObject("_links")
@@ -64,7 +59,7 @@ enum LockRepresentation {
 
     static func lock(_ lock: LockInfo) -> String {
         var json = JSONWriter()
-        write(lock, clock: WallClock(), resourceLink: true, into: &json)
+        write(lock, clock: WallClock(), detail: .full(resourceLink: true), into: &json)
         return json.text
     }
 
@@ -80,7 +75,7 @@ enum LockRepresentation {
         if !locks.isEmpty {
             json.beginObject("_embedded")
             json.beginArray("locks")
-            for lock in locks { write(lock, clock: clock, resourceLink: false, into: &json) }
+            for lock in locks { write(lock, clock: clock, detail: .full(resourceLink: false), into: &json) }
             json.endArray()
             json.endObject()
         }
