@@ -108,7 +108,7 @@ struct RDLMDaemon: AsyncParsableCommand {
     @Option(help: ArgumentHelp("GET /events: changes kept for clients that reconnect with Last-Event-ID; one that missed more gets a reset and a snapshot.", valueName: "count"))
     var eventHistory = EventStreamSettings().historyLimit
 
-    @Option(help: ArgumentHelp("GET /events: changes one stream may have queued that its client has not read; past it the client gets a final reset and its stream is closed.", valueName: "count"))
+    @Option(help: ArgumentHelp("GET /events: changes one stream may have queued that its client has not read, beyond the window being written; past it the client gets a final reset and its stream is closed.", valueName: "count"))
     var eventBuffer = EventStreamSettings().bufferLimit
 
     @Option(help: ArgumentHelp("GET /events: seconds between the heartbeat comments that keep proxies from cutting an idle stream.", valueName: "seconds"))

@@ -246,6 +246,23 @@ def test_a_slow_consumer_is_dropped_and_nobody_waits_for_it(rdlmd):
     wait_until(lambda: "rdlm_event_streams 0.0" in daemon.request("GET", "/metrics").body, timeout=30, what="the stream is gone")
 
 
+def test_a_window_larger_than_the_buffer_drops_no_consumer_that_keeps_up(rdlmd):
+    # One admin delete of a resource with 12 shared holders publishes 12 changes at once, so
+    # they reach the stream in one window: more than --event-buffer, none of them late.
+    daemon = rdlmd("--event-buffer", 5)
+    stream = Stream(daemon.port)
+    stream.next()
+    body = json.dumps({"title": "reader", "lifetime": 30, "wait": 5, "mode": "shared"})
+    for _ in range(12):
+        assert daemon.request("POST", "/locks/wide", body).status == 201
+    assert [stream.next()["event"] for _ in range(12)] == ["granted"] * 12
+    assert daemon.request("DELETE", "/resources/wide").status == 204
+    assert [stream.next()["event"] for _ in range(12)] == ["deleted"] * 12
+    metrics = daemon.request("GET", "/metrics").body
+    assert "rdlm_event_stream_drops_total 0" in metrics and "rdlm_event_streams 1.0" in metrics
+    stream.close()
+
+
 def test_shutdown_ends_the_streams(rdlmd):
     daemon = rdlmd()
     stream = Stream(daemon.port)

@@ -16,8 +16,8 @@ struct EventSink {
 /// One client's `GET /events`: the encoded changes the hub hands it (bounded), written on
 /// its connection's event loop whenever the connection can take them.
 ///
-/// A consumer that reads too slowly only fills its own queue: at `bufferLimit` queued
-/// changes the queue is dropped, the client gets a final `reset` and the connection is
+/// A consumer that reads too slowly only fills its own queue: past `bufferLimit` queued
+/// changes (beyond one window's) the queue is dropped, the client gets a final `reset` and the connection is
 /// closed, so it reconnects (with `Last-Event-ID`) when it can keep up.
 final class EventSubscription: Sendable {
     let loop: any EventLoop
@@ -57,11 +57,16 @@ final class EventSubscription: Sendable {
 
     /// Queues `changes` encoded changes; called by the hub, from its loop. The same buffer
     /// goes to every stream that takes all of them: it is shared, not copied.
+    ///
+    /// A stream with nothing unwritten takes a window however many changes it holds: those
+    /// waited for the window, not for the client, and a busy daemon's 20 ms can hold more
+    /// than `bufferLimit`. Only changes still queued when more come count against it.
     func deliver(_ chunk: ByteBuffer, changes: Int) {
         let schedule = pending.withLock { pending -> Bool in
             guard !pending.closed, !pending.overflowed else { return false }
+            let behind = pending.changes > 0
             pending.changes += changes
-            if pending.changes > settings.bufferLimit {
+            if behind, pending.changes > settings.bufferLimit {
                 pending.overflowed = true
                 pending.chunks = []
             } else {
