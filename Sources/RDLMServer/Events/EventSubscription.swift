@@ -59,7 +59,7 @@ final class EventSubscription: Sendable {
     /// goes to every stream that takes all of them: it is shared, not copied.
     ///
     /// A stream with nothing unwritten takes a window however many changes it holds: those
-    /// waited for the window, not for the client, and a busy daemon's 20 ms can hold more
+    /// waited for the window, not for the client, and a busy daemon's window can hold more
     /// than `bufferLimit`. Only changes still queued when more come count against it.
     func deliver(_ chunk: ByteBuffer, changes: Int) {
         let schedule = pending.withLock { pending -> Bool in

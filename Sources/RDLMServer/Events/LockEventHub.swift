@@ -12,8 +12,11 @@ public struct EventStreamSettings: Sendable, Equatable {
     public var bufferLimit = 4_096
     /// A comment line this often keeps proxies from cutting an idle stream.
     public var heartbeat: Duration = .seconds(15)
-    /// How long a change may wait to be written with the ones after it.
-    public var coalescing: Duration = .milliseconds(20)
+    /// At most one hand-out to the streams this often: a change after a quiet spell is
+    /// written at once, one in a busy spell waits at most this long, with the ones after it.
+    /// Each hand-out wakes every stream's client, which on a busy daemon's cores costs more
+    /// than its bytes.
+    public var coalescing: Duration = .milliseconds(100)
 
     public init() {}
 }
@@ -55,7 +58,7 @@ final class EventRecord: Sendable {
 /// The service publishes under its own lock (so numbers follow the table's order), and
 /// subscribes a stream under the same lock while it takes the snapshot, so a stream sees
 /// exactly the changes after its snapshot. Publishing only appends: the changes of each
-/// `settings.coalescing` window are encoded later on the hub's own loop, once, into one
+/// window (at most one per `settings.coalescing`) are encoded on the hub's own loop, once, into one
 /// buffer that every unfiltered stream shares; so lock handling waits for no client, and
 /// ten streams cost ten writes of one buffer, not ten encodings. Lock order: the service's
 /// lock, then this one, then a subscription's.
@@ -79,6 +82,7 @@ final class LockEventHub: Sendable {
         /// Published since the last hand-out, while there were streams to take them.
         var window: [EventRecord] = []
         var handOutScheduled = false
+        var lastHandOut = NIODeadline.uptimeNanoseconds(0)
     }
 
     private let state = Mutex(State())
@@ -94,7 +98,7 @@ final class LockEventHub: Sendable {
     /// Appends changes; called by the lock service under its lock, in its order.
     func publish(_ activities: [LockActivity]) {
         guard !activities.isEmpty else { return }
-        let schedule = state.withLock { state -> Bool in
+        let due = state.withLock { state -> NIODeadline? in
             let first = state.history.count
             for activity in activities {
                 state.history.append(EventRecord(sequence: state.nextSequence, activity: activity))
@@ -106,12 +110,13 @@ final class LockEventHub: Sendable {
             if state.history.count > settings.historyLimit {
                 state.history.removeFirst(state.history.count - settings.historyLimit)
             }
-            guard !state.window.isEmpty, !state.handOutScheduled else { return false }
+            guard !state.window.isEmpty, !state.handOutScheduled else { return nil }
             state.handOutScheduled = true
-            return true
+            return state.lastHandOut + settings.coalescing.timeAmount
         }
-        if schedule {
-            loop.scheduleTask(in: settings.coalescing.timeAmount) { self.handOut() }
+        if let due {
+            // Past already after a quiet spell: then at once.
+            loop.scheduleTask(deadline: due) { self.handOut() }
         }
     }
 
@@ -123,6 +128,7 @@ final class LockEventHub: Sendable {
             defer {
                 state.window = []
                 state.handOutScheduled = false
+                state.lastHandOut = .now()
             }
             return (state.window, Array(state.subscriptions.values))
         }
