@@ -17,8 +17,8 @@ struct EventSink {
 /// its connection's event loop whenever the connection can take them.
 ///
 /// A consumer that reads too slowly only fills its own queue: past `bufferLimit` queued
-/// changes (beyond one window's) the queue is dropped, the client gets a final `reset` and the connection is
-/// closed, so it reconnects (with `Last-Event-ID`) when it can keep up.
+/// changes (beyond one window's) the queue is dropped, the client gets a final `reset` and
+/// the connection is closed, so it reconnects (with `Last-Event-ID`) when it can keep up.
 final class EventSubscription: Sendable {
     let loop: any EventLoop
     /// `?resource=NAME`: only that resource's changes.

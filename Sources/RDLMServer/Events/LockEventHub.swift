@@ -58,8 +58,8 @@ final class EventRecord: Sendable {
 /// The service publishes under its own lock (so numbers follow the table's order), and
 /// subscribes a stream under the same lock while it takes the snapshot, so a stream sees
 /// exactly the changes after its snapshot. Publishing only appends: the changes of each
-/// window (at most one per `settings.coalescing`) are encoded on the hub's own loop, once, into one
-/// buffer that every unfiltered stream shares; so lock handling waits for no client, and
+/// window (at most one per `settings.coalescing`) are encoded on the hub's own loop, once,
+/// into one buffer that every unfiltered stream shares; so lock handling waits for no client, and
 /// ten streams cost ten writes of one buffer, not ten encodings. Lock order: the service's
 /// lock, then this one, then a subscription's.
 final class LockEventHub: Sendable {
