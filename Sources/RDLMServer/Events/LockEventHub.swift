@@ -59,9 +59,9 @@ final class EventRecord: Sendable {
 /// subscribes a stream under the same lock while it takes the snapshot, so a stream sees
 /// exactly the changes after its snapshot. Publishing only appends: the changes of each
 /// window (at most one per `settings.coalescing`) are encoded on the hub's own loop, once,
-/// into one buffer that every unfiltered stream shares; so lock handling waits for no client, and
-/// ten streams cost ten writes of one buffer, not ten encodings. Lock order: the service's
-/// lock, then this one, then a subscription's.
+/// into one buffer that every unfiltered stream shares; so lock handling waits for no
+/// client, and ten streams cost ten writes of one buffer, not ten encodings. Lock order:
+/// the service's lock, then this one, then a subscription's.
 final class LockEventHub: Sendable {
     let settings: EventStreamSettings
     /// Tells this process's event ids from a predecessor's, whose numbers meant other events.
@@ -82,7 +82,7 @@ final class LockEventHub: Sendable {
         /// Published since the last hand-out, while there were streams to take them.
         var window: [EventRecord] = []
         var handOutScheduled = false
-        var lastHandOut = NIODeadline.uptimeNanoseconds(0)
+        var lastHandOut = NIODeadline.distantPast
     }
 
     private let state = Mutex(State())
@@ -115,7 +115,7 @@ final class LockEventHub: Sendable {
             return state.lastHandOut + settings.coalescing.timeAmount
         }
         if let due {
-            // Past already after a quiet spell: then at once.
+            // After a quiet spell the deadline has passed: the hand-out runs at once.
             loop.scheduleTask(deadline: due) { self.handOut() }
         }
     }
